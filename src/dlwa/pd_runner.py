@@ -1,0 +1,180 @@
+"""Run Pure Data headless with the pyext_py3 external: for tests, renders and the demo.
+
+This module only starts processes; it imports nothing from Pd or the models. It knows
+where the project keeps the external (``pyext_py3/build/py.pd_linux``), how to build it,
+and the command-line flags that make Pd 0.53 behave in a test: no GUI, no preferences,
+no audio or MIDI devices, console on stderr, no real-time priority (as root Pd would
+otherwise spawn ``pd-watchdog``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+EXTERNAL_DIR = PROJECT_ROOT / "pyext_py3"
+EXTERNAL_BUILD_DIR = EXTERNAL_DIR / "build"
+EXTERNAL_LIB = EXTERNAL_BUILD_DIR / "py.pd_linux"
+PATCH_DIR = PROJECT_ROOT / "pd_patches"
+
+HEADLESS_FLAGS = ("-nogui", "-noprefs", "-nosound", "-nomidi", "-stderr", "-nrt")
+
+
+class PdError(RuntimeError):
+    """Pd is missing, the external does not build, or a run failed."""
+
+
+def find_pd() -> str:
+    """Return the path of the ``pd`` binary, or raise PdError saying how to install it."""
+    pd = shutil.which("pd") or shutil.which("puredata")
+    if pd is None:
+        raise PdError("Pure Data not found: run scripts/setup.sh (installs Debian's puredata-core)")
+    return pd
+
+
+def build_external(*, python: str | None = None, quiet: bool = True) -> Path:
+    """Build ``pyext_py3`` with make (a no-op when up to date) and return the library path.
+
+    Args:
+        python: The interpreter to embed; defaults to the one running this code, so the
+            external sees the same virtual environment and packages.
+        quiet: Capture make's output and show it only on failure.
+
+    Raises:
+        PdError: make failed; the message carries the end of its output.
+    """
+    cmd = ["make", "-C", str(EXTERNAL_DIR), f"PYTHON={python or sys.executable}"]
+    proc = subprocess.run(cmd, capture_output=quiet, text=True)
+    if proc.returncode != 0:
+        tail = ((proc.stdout or "") + (proc.stderr or ""))[-3000:]
+        raise PdError(f"building pyext_py3 failed ({' '.join(cmd)}):\n{tail}")
+    if not EXTERNAL_LIB.exists():
+        raise PdError(f"make succeeded but {EXTERNAL_LIB} is missing")
+    return EXTERNAL_LIB
+
+
+@dataclass
+class PdRun:
+    """What one headless Pd run left behind."""
+
+    returncode: int
+    lines: list[str]
+    elapsed_s: float
+    timed_out: bool = False
+    command: list[str] = field(default_factory=list)
+
+    def printed(self, prefix: str) -> list[str]:
+        """Lines ``[print prefix]`` wrote, with ``"prefix: "`` removed.
+
+        A bare ``[print prefix]`` receiving ``bang`` prints ``prefix: bang``; one printing
+        a list prints its atoms separated by spaces.
+        """
+        head = prefix + ":"
+        out = []
+        for line in self.lines:
+            if line == head:
+                out.append("")
+            elif line.startswith(head + " "):
+                out.append(line[len(head) + 1 :])
+        return out
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def check(self) -> "PdRun":
+        """Raise PdError with the console output unless Pd exited 0 in time."""
+        if self.timed_out or self.returncode != 0:
+            why = "timed out" if self.timed_out else f"exited with {self.returncode}"
+            raise PdError(f"pd {why}: {' '.join(self.command)}\n{self.output[-4000:]}")
+        return self
+
+
+def pd_command(
+    patch: Path | str | None,
+    *,
+    batch: bool = True,
+    sample_rate: int = 48000,
+    paths: Sequence[Path | str] = (),
+    send: Sequence[str] = (),
+    extra_args: Sequence[str] = (),
+    external: Path | None = None,
+) -> list[str]:
+    """Build the command line for a headless Pd run with the ``py`` library loaded."""
+    lib = Path(external or EXTERNAL_LIB)
+    cmd = [find_pd(), *HEADLESS_FLAGS, "-r", str(sample_rate)]
+    if batch:
+        cmd.append("-batch")
+    for p in (lib.parent, *paths):
+        cmd += ["-path", str(p)]
+    cmd += ["-lib", str(lib.with_suffix(""))]
+    for message in send:
+        cmd += ["-send", message]
+    cmd += list(extra_args)
+    if patch is not None:
+        cmd += ["-open", str(patch)]
+    return cmd
+
+
+def run_patch(
+    patch: Path | str | None,
+    *,
+    timeout_s: float = 60.0,
+    batch: bool = True,
+    sample_rate: int = 48000,
+    paths: Sequence[Path | str] = (),
+    send: Sequence[str] = (),
+    extra_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    cwd: Path | str | None = None,
+) -> PdRun:
+    """Run Pd headless on ``patch`` until it quits (the patch must send ``pd quit``).
+
+    Args:
+        patch: The ``.pd`` file to open, or None to open nothing.
+        timeout_s: Wall-clock limit; a run past it is killed and marked ``timed_out``.
+        batch: ``-batch`` (logical time as fast as possible) or real time with ``-nosound``.
+        sample_rate: Pd's sample rate (``-r``).
+        paths: Extra ``-path`` entries, searched for abstractions and Python modules.
+        send: Messages sent at start-up, e.g. ``"pd dsp 1"``.
+        extra_args: Further Pd flags, placed before ``-open``.
+        env: Extra environment variables.
+        cwd: Working directory for Pd (defaults to the patch's folder).
+
+    Returns:
+        A PdRun with Pd's console lines (stdout and stderr, in order) and exit status.
+    """
+    cmd = pd_command(
+        patch, batch=batch, sample_rate=sample_rate, paths=paths, send=send,
+        extra_args=extra_args,
+    )
+    run_env = dict(os.environ)
+    run_env.setdefault("PYTHONUNBUFFERED", "1")
+    run_env.update(env or {})
+    workdir = cwd or (Path(patch).parent if patch is not None else None)
+    start = time.monotonic()
+    # One pipe for both streams keeps Pd's console order.
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=workdir, env=run_env, start_new_session=True,
+    )
+    timed_out = False
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, 9)  # Pd and anything it started (pd-watchdog)
+        out, _ = proc.communicate()
+    elapsed = time.monotonic() - start
+    text = out.decode("utf-8", errors="replace")
+    return PdRun(
+        returncode=proc.returncode, lines=text.splitlines(), elapsed_s=elapsed,
+        timed_out=timed_out, command=cmd,
+    )
