@@ -1,0 +1,1 @@
+"""Benchmark modules registered with ``dlwa.bench.benchmark``; run them with ``dlwa bench``."""
