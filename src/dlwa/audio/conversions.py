@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import numpy as np
 import torch
+from scipy.special import expit
 
 ArrayLike = TypeVar("ArrayLike", np.ndarray, torch.Tensor, float)
 
@@ -89,7 +90,7 @@ def exp_sigmoid(
     """
     if isinstance(x, torch.Tensor):
         return max_value * torch.sigmoid(x) ** math.log(exponent) + threshold
-    sig = 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+    sig = expit(np.asarray(x, dtype=np.float64))
     out = max_value * sig ** math.log(exponent) + threshold
     if isinstance(x, np.ndarray):
         return out.astype(np.result_type(x.dtype, np.float32))

@@ -83,6 +83,9 @@ def pad_for_frames(
         return audio
     left = n_fft // 2 if padding == "center" else 0
     right = (n_frames - 1) * hop_length + n_fft - n_samples - left
+    if right < 0:  # hop_length > n_fft: the last samples fall in no frame
+        audio = audio[..., : n_samples + right]
+        right = 0
     if isinstance(audio, torch.Tensor):
         return torch.nn.functional.pad(audio, (left, right))
     widths = [(0, 0)] * (audio.ndim - 1) + [(left, right)]

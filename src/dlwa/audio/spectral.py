@@ -21,9 +21,11 @@ from dlwa.audio.validate import AudioError, check_audio, check_positive_int
 DDSP_FFT_SIZES: tuple[int, ...] = (2048, 1024, 512, 256, 128, 64)
 
 
-def hann_window(n_fft: int, *, device: torch.device | None = None) -> torch.Tensor:
-    """Periodic Hann window, float32, shape [n_fft]."""
-    return torch.hann_window(n_fft, periodic=True, device=device)
+def hann_window(
+    n_fft: int, *, dtype: torch.dtype = torch.float32, device: torch.device | None = None
+) -> torch.Tensor:
+    """Periodic Hann window, shape [n_fft]."""
+    return torch.hann_window(n_fft, periodic=True, dtype=dtype, device=device)
 
 
 def stft(
@@ -53,7 +55,7 @@ def stft(
     n_fft = check_positive_int(n_fft, name="n_fft", example=1024)
     hop_length = check_positive_int(hop_length, name="hop_length", example=n_fft // 4 or 1)
     if window is None:
-        window = hann_window(n_fft, device=audio.device)
+        window = hann_window(n_fft, dtype=audio.dtype, device=audio.device)
     if window.shape != (n_fft,):
         raise AudioError(f"window must have shape ({n_fft},) to match n_fft, got {tuple(window.shape)}")
     n_frames = n_frames_for(audio.shape[-1], n_fft=n_fft, hop_length=hop_length, padding=padding)
