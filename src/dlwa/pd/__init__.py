@@ -1,0 +1,16 @@
+"""dlwa's Pd objects: the one module patches import, as ``[pyext. dlwa.pd <object>]``.
+
+Each object is a class exported here under its Pd name. Importing this module is cheap:
+torch and the models are imported only when an object loads one. Inside Pd the classes
+run on our external's ``pyext`` module; elsewhere on the headless stand-in
+(``dlwa.pd.standin``); ``dlwa.pd._host`` decides which.
+
+Objects:
+    tone: renders decaying harmonic tones into arrays (the bridge demo).
+"""
+
+from dlwa.pd._host import IN_PD
+from dlwa.pd.base import PdObject
+from dlwa.pd.tone import tone
+
+__all__ = ["IN_PD", "PdObject", "tone"]

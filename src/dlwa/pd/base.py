@@ -1,0 +1,289 @@
+"""The base class of dlwa's Pd objects: messages in, uniform replies out.
+
+A subclass is a switchboard: one short method per message (``render_1``, ``load_1``),
+each decorated with ``@message("usage")`` and delegating to library code. The base gives
+every object:
+
+- ``load <name or path>``: find a checkpoint (by name in ``checkpoints/``, or a path
+  relative to the patch), load it lazily on the worker thread, reply ``loaded <name>``;
+- ``unload``, ``status`` (selector-prefixed state messages) and ``help``;
+- uniform replies as anything messages: ``loaded …``, ``progress <0..1>``, ``done …``,
+  ``error <text>`` (errors also go to Pd's console as ``<object>: <text>``; the object
+  keeps working);
+- helpers to read a Pd array as float32 numpy with its sample rate, and to write one
+  (resize, write, redraw);
+- detached execution (``self._detach(1)``: Pd's thread never waits; our external runs
+  handlers synchronously in ``pd -batch``) and a clean shutdown that asks work to stop.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from dlwa.pd._host import pyext
+
+Handler = TypeVar("Handler", bound=Callable[..., None])
+
+PROGRESS_STEP = 0.05
+"""Smallest change of the progress fraction worth a ``progress`` message."""
+
+
+class Stopped(Exception):
+    """Raised inside work when the object is asked to stop (``stop`` or deletion)."""
+
+
+def message(usage: str) -> Callable[[Handler], Handler]:
+    """Mark a method as the handler of one message, with its usage text.
+
+    Wrong argument counts reply ``error usage: <usage>``; exceptions become an ``error``
+    reply (and a console line) instead of a traceback, so the object keeps working.
+
+    Args:
+        usage: E.g. ``"render <array> <pitch_midi> <duration_s> [amplitude...]"``.
+    """
+
+    def decorate(func: Handler) -> Handler:
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def handler(self: PdObject, *args: Any) -> None:
+            try:
+                signature.bind(self, *args)
+            except TypeError:
+                self.error(f"usage: {usage}")
+                return
+            self.run(func.__name__, func, *args)
+
+        handler.usage = usage  # type: ignore[attr-defined]
+        return handler  # type: ignore[return-value]
+
+    return decorate
+
+
+def words(text: str) -> list[float | str]:
+    """Split text into atoms for a reply: numbers become floats, other words symbols."""
+    atoms: list[float | str] = []
+    for word in text.split():
+        try:
+            atoms.append(float(word))
+        except ValueError:
+            atoms.append(word)
+    return atoms
+
+
+def shown(value: Any) -> str:
+    """A message argument as an error message shows it: ``'abc'`` or ``3.5``."""
+    return f"'{value}'" if isinstance(value, str) else f"{value:g}" if isinstance(
+        value, (int, float)) and not isinstance(value, bool) else repr(value)
+
+
+def number(value: Any, name: str, *, low: float | None = None, high: float | None = None) -> float:
+    """Check a message argument is a finite number within ``[low, high]``.
+
+    Raises:
+        ValueError: naming the argument, the bad value and the allowed range.
+    """
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+    if ok and (low is None or value >= low) and (high is None or value <= high):
+        return float(value)
+    span = f"between {low:g} and {high:g}" if low is not None and high is not None else (
+        f"at least {low:g}" if low is not None else "finite" if high is None else f"<= {high:g}"
+    )
+    raise ValueError(f"{name} must be a number {span}: got {shown(value)}")
+
+
+def name_arg(value: Any, name: str) -> str:
+    """Check a message argument is a symbol (a name), e.g. an array name."""
+    if isinstance(value, str) and value:
+        return str(value)
+    raise ValueError(f"{name} must be a name (a symbol): got {shown(value)}")
+
+
+class PdObject(pyext._class):
+    """Base of every dlwa Pd object: one inlet, one outlet, detached, uniform replies."""
+
+    _inlets = 1
+    _outlets = 1
+
+    object_name: ClassVar[str] = "dlwa"
+    """Name used in console lines; subclasses set their Pd class name."""
+    checkpoint_kind: ClassVar[str | None] = None
+    """The checkpoint kind ``load`` accepts; None for objects without models."""
+    tensor_framework: ClassVar[str] = "pt"
+    """``"pt"`` (torch) or ``"numpy"``: how ``load`` reads the weights."""
+
+    def __init__(self, *args: Any) -> None:
+        self.model: Any = None
+        self.model_name: str | None = None
+        self.state = "idle"
+        self.closing = False
+        self.last_progress = -1.0
+        self._detach(1)
+
+    # ----- messages every object understands
+
+    @message("load <checkpoint name or path>")
+    def load_1(self, name: Any) -> None:
+        """Find and load a checkpoint; replies ``loaded <name>``."""
+        from dlwa import checkpoints
+
+        path = checkpoints.find_checkpoint(
+            name_arg(name, "checkpoint"), base_dir=self._canvas_dir, kind=self.checkpoint_kind
+        )
+        self.state = "loading"
+        checkpoint = checkpoints.load_checkpoint(
+            path, expected_kind=self.checkpoint_kind, framework=self.tensor_framework
+        )
+        self.model = self.build_model(checkpoint)
+        self.model_name = checkpoint.name
+        self.reply("loaded", checkpoint.name)
+
+    @message("unload")
+    def unload_1(self) -> None:
+        """Forget the model; replies ``unloaded``."""
+        self.model, self.model_name = None, None
+        self.reply("unloaded")
+
+    @message("status")
+    def status_1(self) -> None:
+        """Reply one selector-prefixed message per fact: ``model``, ``state``, ``samplerate``…"""
+        self.reply("model", self.model_name or "none")
+        self.reply("state", self.state)
+        self.reply("samplerate", pyext._samplerate())
+        for selector, *atoms in self.status_items():
+            self.reply(selector, *atoms)
+
+    @message("help")
+    def help_1(self) -> None:
+        """Reply ``usage <message> <arguments…>`` for every message this object handles."""
+        for usage in self.usages():
+            self.reply("usage", *words(usage))
+
+    def _anything_1(self, selector: Any = "bang", *args: Any) -> None:
+        known = " ".join(u.split()[0] for u in self.usages())
+        self.error(f"unknown message '{selector}' (messages: {known})")
+
+    def _del(self) -> None:
+        self.closing = True
+        self.model = None
+
+    # ----- hooks for subclasses
+
+    def build_model(self, checkpoint: Any) -> Any:
+        """Turn a loaded ``dlwa.checkpoints.Checkpoint`` into the model (default: as is)."""
+        return checkpoint
+
+    def status_items(self) -> Iterable[tuple[Any, ...]]:
+        """Extra ``(selector, atoms…)`` facts for ``status``."""
+        return ()
+
+    # ----- replies
+
+    def reply(self, selector: str, *atoms: Any) -> None:
+        """Send the anything message ``selector atoms…`` on the outlet."""
+        self._outlet(1, selector, list(atoms))
+
+    def done(self, what: str, *atoms: Any) -> None:
+        """Reply ``done <what> atoms…``."""
+        self.reply("done", what, *atoms)
+
+    def error(self, text: str) -> None:
+        """Reply ``error <text>`` and print ``<object>: <text>`` to Pd's console."""
+        print(f"{self.object_name}: {text}", file=sys.stderr)
+        self.reply("error", *words(text))
+
+    def progress(self, fraction: float) -> None:
+        """Reply ``progress <fraction>`` (rate-limited); raise Stopped when asked to stop."""
+        if self.should_stop():
+            raise Stopped
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        if fraction - self.last_progress >= PROGRESS_STEP or fraction >= 1.0 > self.last_progress:
+            self.last_progress = fraction
+            self.reply("progress", round(fraction, 3))
+
+    def should_stop(self) -> bool:
+        """True once the object is being deleted or Pd asked it to stop."""
+        return self.closing or bool(self._shouldexit)
+
+    def run(self, what: str, func: Callable[..., None], *args: Any) -> None:
+        """Run a handler body, turning exceptions into ``error`` replies."""
+        self.last_progress = -1.0
+        try:
+            func(self, *args)
+        except Stopped:
+            self.error(f"{what.removesuffix('_1')} stopped")
+        except (ValueError, LookupError, OSError) as exc:
+            self.error(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the object
+            traceback.print_exc(file=sys.stderr)
+            self.error(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.state = "idle"
+
+    def usages(self) -> list[str]:
+        """The usage text of every ``@message`` handler, sorted."""
+        found = (getattr(getattr(type(self), n), "usage", None) for n in dir(type(self)))
+        return sorted(u for u in found if u)
+
+    # ----- models and arrays
+
+    def require_model(self) -> Any:
+        """The loaded model, or ValueError saying how to load one and which exist."""
+        if self.model is not None:
+            return self.model
+        from dlwa.checkpoints import list_checkpoints
+
+        names = ", ".join(list_checkpoints(kind=self.checkpoint_kind)) or "none in checkpoints/"
+        raise ValueError(f"no model loaded: send 'load <name>' first (available: {names})")
+
+    def buffer(self, name: Any) -> Any:
+        """The ``pyext.Buffer`` of Pd array ``name``, or ValueError if there is none."""
+        array = name_arg(name, "array")
+        try:
+            buf = pyext.Buffer(array)
+        except (ValueError, RuntimeError) as exc:
+            raise ValueError(f"no array named '{array}': add [array define {array}]") from exc
+        if len(buf) == 0:  # the original pyext returns an invalid, empty Buffer instead
+            raise ValueError(f"no array named '{array}': add [array define {array}]")
+        return buf
+
+    def read_array(self, name: Any, sample_rate: float | None = None) -> tuple[np.ndarray, float]:
+        """Read Pd array ``name`` as float32 samples with their rate (default Pd's).
+
+        Returns:
+            ``(audio, sample_rate)``: audio of shape [n_samples], rate in Hz.
+        """
+        rate = pyext._samplerate() if sample_rate is None else sample_rate
+        rate = number(rate, "sample_rate", low=1.0)
+        return np.array(self.buffer(name), dtype=np.float32), rate
+
+    def write_array(self, name: Any, audio: np.ndarray) -> int:
+        """Write samples into Pd array ``name``: resize if needed, write, redraw.
+
+        Args:
+            name: The array.
+            audio: Samples, shape [n_samples], finite.
+
+        Returns:
+            The number of samples written.
+        """
+        samples = np.asarray(audio, dtype=np.float32)
+        if samples.ndim != 1 or samples.size == 0 or not np.all(np.isfinite(samples)):
+            raise ValueError(
+                f"audio for array '{name}' must be 1-D, non-empty and finite, "
+                f"got shape {samples.shape}"
+            )
+        buf = self.buffer(name)
+        if len(buf) != samples.size:
+            buf.resize(samples.size)
+            buf = self.buffer(name)
+        buf[:] = samples
+        buf.dirty()
+        return int(samples.size)
