@@ -1,0 +1,246 @@
+// Messages into the leftmost inlet (spec §1.6) and attributes (@detach, @sync, @respond).
+// All on Pd's thread; replies go to the attribute (rightmost) outlet.
+#include "pyext.hpp"
+
+#include <cstring>
+
+void attr_out(Host* h, const char* sel, int argc, t_atom* argv) {
+    if (h->attr_outlet) outlet_anything(h->attr_outlet, gensym(sel), argc, argv);
+}
+
+static void attr_out_msg(Host* h, const char* sel, const OutMsg& m) {
+    std::vector<t_atom> v = msg_atoms(m);
+    if (m.sel != "bang" && m.sel != "float" && m.sel != "symbol" && m.sel != "list") {
+        t_atom a;
+        SETSYMBOL(&a, gensym(m.sel.c_str()));
+        v.insert(v.begin(), a);
+    }
+    attr_out(h, sel, (int)v.size(), v.data());
+}
+
+static void out_names(Host* h, const char* sel, PyObject* obj) {
+    PyObject* names = PyObject_Dir(obj);
+    if (!names) {
+        report_exception("pyext: dir failed");
+        return;
+    }
+    OutMsg m;
+    py_to_msg(names, m);
+    Py_DECREF(names);
+    m.sel = "list";
+    attr_out_msg(h, sel, m);
+}
+
+static void post_doc(PyObject* obj) {
+    PyObject* doc = obj ? PyObject_GetAttrString(obj, "__doc__") : nullptr;
+    if (doc && PyUnicode_Check(doc)) {
+        std::string text = PyUnicode_AsUTF8(doc);
+        size_t start = 0;
+        while (start <= text.size()) {
+            size_t nl = text.find('\n', start);
+            if (nl == std::string::npos) nl = text.size();
+            post("%s", text.substr(start, nl - start).c_str());
+            start = nl + 1;
+        }
+    } else {
+        post("(no documentation)");
+    }
+    PyErr_Clear();
+    Py_XDECREF(doc);
+}
+
+static void post_help(Host* h) {
+    post("%s: [%s {nin nout} module class {args...} {@detach 0|1|2} {@sync 0|1} {@respond 0|1}]",
+         h->kind, h->kind);
+    post("  leftmost inlet: reload [args], reload., dir, dir+, doc, doc+, help, get name,");
+    post("  set name value..., detach n, stop [ms], sync n, respond n, getattributes, get<attr>");
+    post("  Python inlets 1..n call <sel>_<n>, int_<n>, _anything_<n>, <sel>_, int_, _anything_");
+}
+
+static void do_reload(Host* h, bool keep_args, int argc, t_atom* argv) {
+    if (!keep_args) h->args.assign(argv, argv + argc);
+    std::vector<HostPtr> hosts = host_all_of_module(h->module_name);
+    Gil gil;
+    for (auto& o : hosts) {
+        o->shouldexit.store(true);
+        worker_clear(o.get());
+        host_drop_instance(o.get());
+        o->shouldexit.store(false);
+    }
+    if (!host_load(h, true)) return;
+    for (auto& o : hosts) {
+        if (o.get() != h) {
+            Py_INCREF(h->module);
+            Py_XSETREF(o->module, h->module);
+            PyObject* cls = PyObject_GetAttrString(h->module, o->class_name.c_str());
+            if (!cls) {
+                report_exception("pyext: reload: class not found");
+                continue;
+            }
+            Py_XSETREF(o->cls, cls);
+        }
+        if (!host_make_instance(o.get())) continue;
+        int nin = host_count(o->inst, "_inlets"), nout = host_count(o->inst, "_outlets");
+        if ((nin != o->n_in || nout != o->n_out) && !o->counts_given)
+            console_postf(1, "pyext: reload cannot change the number of inlets/outlets (%d %d kept)",
+                          o->n_in, o->n_out);
+        PyObject* fn = PyObject_GetAttrString(o->inst, "_init");
+        if (fn) {
+            PyObject* r = PyObject_CallNoArgs(fn);
+            if (!r) report_exception("pyext: exception in _init");
+            Py_XDECREF(r);
+            Py_DECREF(fn);
+        } else {
+            PyErr_Clear();
+        }
+    }
+}
+
+static void do_get(Host* h, int argc, t_atom* argv) {
+    if (argc < 1 || argv[0].a_type != A_SYMBOL || !h->inst) {
+        pd_error(h->obj, "pyext: get needs an attribute name");
+        return;
+    }
+    t_symbol* name = argv[0].a_w.w_symbol;
+    Gil gil;
+    PyObject* v = PyObject_GetAttrString(h->inst, name->s_name);
+    if (!v) {
+        report_exception("pyext: get");
+        return;
+    }
+    OutMsg m;
+    py_to_msg(v, m);
+    Py_DECREF(v);
+    std::vector<t_atom> atoms = msg_atoms(m);
+    if (m.sel != "bang" && m.sel != "float" && m.sel != "symbol" && m.sel != "list") {
+        t_atom a;
+        SETSYMBOL(&a, gensym(m.sel.c_str()));
+        atoms.insert(atoms.begin(), a);
+    }
+    t_atom a;
+    SETSYMBOL(&a, name);
+    atoms.insert(atoms.begin(), a);
+    attr_out(h, "get", (int)atoms.size(), atoms.data());
+}
+
+static void do_set(Host* h, int argc, t_atom* argv) {
+    if (argc < 2 || argv[0].a_type != A_SYMBOL || !h->inst) {
+        pd_error(h->obj, "pyext: set needs an attribute name and a value");
+        return;
+    }
+    const char* name = argv[0].a_w.w_symbol->s_name;
+    if (name[0] == '_') {
+        pd_error(h->obj, "pyext: set: attribute names starting with '_' are reserved");
+        return;
+    }
+    Gil gil;
+    if (!PyObject_HasAttrString(h->inst, name)) {
+        pd_error(h->obj, "pyext: set: no attribute '%s' (only existing attributes can be set)", name);
+        return;
+    }
+    PyObject* v = argc == 2 ? atom_to_py(argv + 1) : atoms_to_tuple(argc - 1, argv + 1);
+    if (!v || PyObject_SetAttrString(h->inst, name, v) < 0) report_exception("pyext: set");
+    Py_XDECREF(v);
+}
+
+static bool set_flag(Host* h, const char* name, int argc, t_atom* argv) {
+    if (argc < 1 || argv[0].a_type != A_FLOAT) {
+        pd_error(h->obj, "pyext: %s needs a number", name);
+        return true;
+    }
+    int v = (int)argv[0].a_w.w_float;
+    if (!strcmp(name, "detach")) {
+        if (v < 0 || v > 2) pd_error(h->obj, "pyext: detach must be 0, 1 or 2");
+        else h->detach.store(v);
+    } else if (!strcmp(name, "sync")) {
+        h->sync_attr.store(v != 0);
+    } else if (!strcmp(name, "respond")) {
+        h->respond.store(v != 0);
+    } else if (!strcmp(name, "py")) {
+        if (v) pd_error(h->obj, "pyext: @py 1 (opaque Python objects) is not supported");
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static bool get_attr(Host* h, const char* name) {
+    t_atom a;
+    if (!strcmp(name, "detach")) SETFLOAT(&a, h->detach.load());
+    else if (!strcmp(name, "sync")) SETFLOAT(&a, h->sync() ? 1 : 0);
+    else if (!strcmp(name, "respond")) SETFLOAT(&a, h->respond.load() ? 1 : 0);
+    else if (!strcmp(name, "py")) SETFLOAT(&a, 0);
+    else if (!strcmp(name, "args")) {
+        attr_out(h, "args", (int)h->args.size(), h->args.data());
+        return true;
+    } else if (!strcmp(name, "dir+")) {
+        Gil gil;
+        if (h->inst) out_names(h, "dir+", h->inst);
+        return true;
+    } else if (!strcmp(name, "latency") || !strcmp(name, "underruns")) {
+        stream_report(h);
+        return true;
+    } else {
+        return false;
+    }
+    attr_out(h, name, 1, &a);
+    return true;
+}
+
+bool host_control(Host* h, t_symbol* sel, int argc, t_atom* argv) {
+    const char* s = sel->s_name;
+    if (s[0] == '@') s++;  // "@detach 1" as a message
+    if (!interp_ok()) return false;
+    if (!strcmp(s, "reload") || !strcmp(s, "reload.")) {
+        do_reload(h, s[6] == '.', argc, argv);
+    } else if (!strcmp(s, "dir")) {
+        Gil gil;
+        if (h->module) out_names(h, "dir", h->module);
+    } else if (!strcmp(s, "dir+")) {
+        get_attr(h, "dir+");
+    } else if (!strcmp(s, "doc")) {
+        Gil gil;
+        post_doc(h->module);
+    } else if (!strcmp(s, "doc+")) {
+        Gil gil;
+        post_doc(h->cls);
+    } else if (!strcmp(s, "help")) {
+        post_help(h);
+    } else if (!strcmp(s, "get")) {
+        do_get(h, argc, argv);
+    } else if (!strcmp(s, "set")) {
+        do_set(h, argc, argv);
+    } else if (!strcmp(s, "stop")) {
+        host_stop(h, argc > 0 && argv[0].a_type == A_FLOAT ? (int)argv[0].a_w.w_float : 100);
+    } else if (!strcmp(s, "getattributes")) {
+        const char* names[] = {"detach", "dir+", "args", "py", "respond", "sync"};
+        t_atom a[6];
+        for (int i = 0; i < 6; i++) SETSYMBOL(a + i, gensym(names[i]));
+        attr_out(h, "attributes", 6, a);
+    } else if (!strcmp(s, "getmethods")) {
+        const char* names[] = {"reload", "reload.", "dir", "dir+", "doc", "doc+", "help",
+                               "get", "set", "stop", "detach", "sync", "respond"};
+        t_atom a[13];
+        for (int i = 0; i < 13; i++) SETSYMBOL(a + i, gensym(names[i]));
+        attr_out(h, "methods", 13, a);
+    } else if (!strncmp(s, "get", 3) && s[3]) {
+        return get_attr(h, s + 3);
+    } else if (!strcmp(s, "edit")) {
+        post("pyext: edit is not supported; the module is %s", h->module_name.c_str());
+    } else {
+        return set_flag(h, s, argc, argv);
+    }
+    return true;
+}
+
+void host_apply_attrs(Host* h, int argc, t_atom* argv) {
+    int i = 0;
+    while (i < argc) {
+        const char* name = argv[i].a_type == A_SYMBOL ? argv[i].a_w.w_symbol->s_name : "";
+        int j = i + 1;
+        while (j < argc && !(argv[j].a_type == A_SYMBOL && argv[j].a_w.w_symbol->s_name[0] == '@')) j++;
+        if (name[0] == '@' && !set_flag(h, name + 1, j - i - 1, argv + i + 1))
+            pd_error(h->obj, "pyext: unknown attribute %s", name);
+        i = j;
+    }
+}

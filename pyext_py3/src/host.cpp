@@ -1,0 +1,353 @@
+// Host: the Python side of one pyext object: module search and import, instance
+// lifecycle, message dispatch (spec §2.3) and teardown.
+#include "pyext.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+// ---------------------------------------------------------------- registry (for reload)
+
+static std::mutex g_reg_m;
+static std::vector<std::weak_ptr<Host>>* g_registry = new std::vector<std::weak_ptr<Host>>();
+
+void host_register(const HostPtr& h) {
+    std::lock_guard<std::mutex> lk(g_reg_m);
+    auto& r = *g_registry;
+    r.erase(std::remove_if(r.begin(), r.end(), [](auto& w) { return w.expired(); }), r.end());
+    r.push_back(h);
+}
+
+std::vector<HostPtr> host_all_of_module(const std::string& module) {
+    std::lock_guard<std::mutex> lk(g_reg_m);
+    std::vector<HostPtr> out;
+    for (auto& w : *g_registry)
+        if (HostPtr h = w.lock())
+            if (h->alive.load() && h->module_name == module) out.push_back(h);
+    return out;
+}
+
+// ---------------------------------------------------------------- module search
+
+static void sys_path_append(const std::string& dir) {
+    if (dir.empty()) return;
+    PyObject* path = PySys_GetObject("path");  // borrowed
+    if (!path || !PyList_Check(path)) return;
+    PyObject* d = PyUnicode_FromString(dir.c_str());
+    if (!d) {
+        PyErr_Clear();
+        return;
+    }
+    int has = PySequence_Contains(path, d);
+    if (has == 0) PyList_Append(path, d);
+    PyErr_Clear();
+    Py_DECREF(d);
+}
+
+// Find `<name>.py` or `<name>/__init__.py` through Pd's canvas-aware search path (the
+// canvas directory, [declare -path], -path and the standard paths) and put its directory
+// on sys.path. Returns the name to import (the part after the last '/').
+static std::string locate_module(Host* h, const std::string& module) {
+    std::string dirpart, name = module;
+    size_t slash = module.rfind('/');
+    if (slash != std::string::npos) {
+        dirpart = module.substr(0, slash + 1);
+        name = module.substr(slash + 1);
+    }
+    std::string top = name.substr(0, name.find('.'));
+    char dir[MAXPDSTRING];
+    char* fname = nullptr;
+    std::string file = dirpart + top;
+    int fd = canvas_open(h->canvas, file.c_str(), ".py", dir, &fname, MAXPDSTRING, 0);
+    if (fd >= 0) {
+        close(fd);
+        sys_path_append(dir);
+        return name;
+    }
+    file = dirpart + top + "/__init__";
+    fd = canvas_open(h->canvas, file.c_str(), ".py", dir, &fname, MAXPDSTRING, 0);
+    if (fd >= 0) {
+        close(fd);
+        std::string d(dir);
+        size_t s = d.rfind('/');
+        sys_path_append(s == std::string::npos ? d : d.substr(0, s));
+    }
+    return name;
+}
+
+bool host_load(Host* h, bool reload_module) {
+    sys_path_append(h->canvas_dir);
+    std::string name = locate_module(h, h->module_name);
+    PyObject* mod = nullptr;
+    PyObject* modules = PyImport_GetModuleDict();
+    PyObject* existing = PyDict_GetItemString(modules, name.c_str());
+    if (reload_module && existing)
+        mod = PyImport_ReloadModule(existing);
+    else
+        mod = PyImport_ImportModule(name.c_str());
+    if (!mod) {
+        report_exception(("pyext: could not import module '" + name + "'").c_str());
+        return false;
+    }
+    PyObject* cls = PyObject_GetAttrString(mod, h->class_name.c_str());
+    if (!cls) {
+        report_exception(("pyext: module '" + name + "' has no class '" + h->class_name + "'").c_str());
+        Py_DECREF(mod);
+        return false;
+    }
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject*)cls, &PyExtBase_Type)) {
+        console_postf(1, "pyext: %s.%s is not a subclass of pyext._class", name.c_str(),
+                      h->class_name.c_str());
+        Py_DECREF(cls);
+        Py_DECREF(mod);
+        return false;
+    }
+    Py_XSETREF(h->module, mod);
+    Py_XSETREF(h->cls, cls);
+    return true;
+}
+
+bool host_make_instance(Host* h) {
+    PyObject* inst = PyObject_CallMethod(h->cls, "__new__", "O", h->cls);
+    if (!inst) {
+        report_exception("pyext: could not create the instance");
+        return false;
+    }
+    if (!PyObject_TypeCheck(inst, &PyExtBase_Type)) {
+        console_postf(1, "pyext: %s.__new__ did not return a pyext._class", h->class_name.c_str());
+        Py_DECREF(inst);
+        return false;
+    }
+    ((PyExtBase*)inst)->host = h;
+    h->inst = inst;
+    PyObject* args = atoms_to_tuple((int)h->args.size(), h->args.data());
+    PyObject* init = args ? PyObject_GetAttrString(inst, "__init__") : nullptr;
+    PyObject* r = init ? PyObject_Call(init, args, nullptr) : nullptr;
+    Py_XDECREF(init);
+    Py_XDECREF(args);
+    if (!r) {
+        std::string where = "pyext: exception in " + h->module_name + "." + h->class_name + ".__init__";
+        report_exception(where.c_str());
+        ((PyExtBase*)inst)->host = nullptr;
+        h->inst = nullptr;
+        Py_DECREF(inst);
+        return false;
+    }
+    Py_DECREF(r);
+    return true;
+}
+
+int host_count(PyObject* inst, const char* name) {
+    PyObject* v = PyObject_GetAttrString(inst, name);
+    if (!v) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (PyCallable_Check(v)) Py_SETREF(v, PyObject_CallNoArgs(v));
+    long n = v ? PyLong_AsLong(v) : -1;
+    Py_XDECREF(v);
+    if (PyErr_Occurred()) {
+        report_exception((std::string("pyext: bad ") + name).c_str());
+        return 0;
+    }
+    return n < 0 ? 0 : (int)n;
+}
+
+static void call_hook(Host* h, const char* name) {
+    PyObject* fn = PyObject_GetAttrString(h->inst, name);
+    if (!fn) {
+        PyErr_Clear();
+        return;
+    }
+    PyObject* r = PyObject_CallNoArgs(fn);
+    Py_DECREF(fn);
+    if (!r) report_exception((std::string("pyext: exception in ") + name).c_str());
+    Py_XDECREF(r);
+}
+
+void host_drop_instance(Host* h) {
+    PyObject* inst = h->inst;
+    if (!inst) return;
+    bind_clear(h);
+    call_hook(h, "_del");
+    ((PyExtBase*)inst)->host = nullptr;
+    h->inst = nullptr;
+    Py_DECREF(inst);  // runs __del__ if nothing else holds the instance
+}
+
+void host_teardown(Host* h) {
+    if (h->torn_down.exchange(true)) return;
+    host_drop_instance(h);
+}
+
+// ---------------------------------------------------------------- dispatch
+
+enum Call { NOT_FOUND, CALLED };
+
+static Call try_call(Host* h, const char* name, PyObject* args) {
+    PyObject* fn = PyObject_GetAttrString(h->inst, name);
+    if (!fn) {
+        if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear();
+            return NOT_FOUND;
+        }
+        report_exception((std::string("pyext: error looking up ") + name).c_str());
+        return CALLED;
+    }
+    PyObject* r = PyObject_Call(fn, args, nullptr);
+    Py_DECREF(fn);
+    if (!r) {
+        std::string where = "pyext: exception in " + h->class_name + "." + name;
+        report_exception(where.c_str());
+        return CALLED;
+    }
+    if (r != Py_None) {
+        int truth = PyObject_IsTrue(r);
+        PyErr_Clear();
+        if (truth > 0) console_postf(0, "pyext: %s.%s: returned value is ignored", h->class_name.c_str(), name);
+    }
+    Py_DECREF(r);
+    return CALLED;
+}
+
+static PyObject* prepend(PyObject* first, PyObject* second, PyObject* rest) {
+    Py_ssize_t n = PyTuple_GET_SIZE(rest), k = second ? 2 : 1;
+    PyObject* t = PyTuple_New(n + k);
+    Py_INCREF(first);
+    PyTuple_SET_ITEM(t, 0, first);
+    if (second) {
+        Py_INCREF(second);
+        PyTuple_SET_ITEM(t, 1, second);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject* v = PyTuple_GET_ITEM(rest, i);
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(t, i + k, v);
+    }
+    return t;
+}
+
+static void respond(Host* h, bool found) {
+    OutMsg m;
+    m.sel = "response";
+    m.atoms.resize(1);
+    m.atoms[0].f = found ? 1 : 0;
+    if (on_pd_thread()) {
+        if (h->alive.load() && h->attr_outlet) msg_to_outlet(h->attr_outlet, m);
+    } else {
+        out_outlet(h->shared_from_this(), -1, std::move(m));
+    }
+}
+
+bool host_dispatch(Host* h, int n, t_symbol* sel, int argc, const t_atom* argv) {
+    if (!h->inst) return false;
+    PyObject* keep = h->inst;
+    Py_INCREF(keep);
+    bool is_float = sel == &s_float && argc == 1 && argv[0].a_type == A_FLOAT;
+    bool typed = sel == &s_float || sel == &s_list || sel == &s_symbol;
+    PyObject* args = atoms_to_tuple(argc, argv);
+    PyObject* selsym = symbol_from_pd(sel);
+    PyObject* inlet = PyLong_FromLong(n);
+    PyObject* intargs = is_float ? Py_BuildValue("(L)", (long long)std::trunc(argv[0].a_w.w_float)) : nullptr;
+    PyObject* anyargs = typed ? (Py_INCREF(args), args) : prepend(selsym, nullptr, args);
+    char name[MAXPDSTRING + 32];
+    bool found = true;
+    Call c = NOT_FOUND;
+
+    snprintf(name, sizeof(name), "%s_%d", sel->s_name, n);
+    c = try_call(h, name, args);
+    if (c == NOT_FOUND && is_float) {
+        snprintf(name, sizeof(name), "int_%d", n);
+        c = try_call(h, name, intargs);
+    }
+    if (c == NOT_FOUND) {
+        snprintf(name, sizeof(name), "_anything_%d", n);
+        c = try_call(h, name, anyargs);
+    }
+    if (c == NOT_FOUND) {
+        snprintf(name, sizeof(name), "%s_", sel->s_name);
+        PyObject* a = prepend(inlet, nullptr, args);
+        c = try_call(h, name, a);
+        Py_DECREF(a);
+    }
+    if (c == NOT_FOUND && is_float) c = try_call(h, "int_", intargs);  // no inlet: compatibility
+    if (c == NOT_FOUND) {
+        PyObject* a;
+        if (sel == &s_bang && argc == 0) {
+            PyObject* empty = symbol_from_pd(&s_);
+            PyObject* tail = PyTuple_Pack(1, empty);
+            a = prepend(inlet, selsym, tail);
+            Py_DECREF(tail);
+            Py_DECREF(empty);
+        } else {
+            a = prepend(inlet, nullptr, anyargs);
+        }
+        c = try_call(h, "_anything_", a);
+        Py_DECREF(a);
+    }
+    if (c == NOT_FOUND) {
+        found = false;
+        console_postf(1, "pyext: %s: no matching method found for '%s' into inlet %d",
+                      h->class_name.c_str(), sel->s_name, n);
+    }
+    if (h->respond.load()) respond(h, found);
+    Py_XDECREF(args);
+    Py_XDECREF(selsym);
+    Py_XDECREF(inlet);
+    Py_XDECREF(intargs);
+    Py_XDECREF(anyargs);
+    Py_DECREF(keep);
+    return found;
+}
+
+void host_message(Host* h, int inlet, t_symbol* sel, int argc, t_atom* argv) {
+    if (!h->alive.load()) return;
+    int mode = h->sync() ? 0 : h->detach.load();
+    if (mode == 0) {
+        Gil gil;
+        host_dispatch(h, inlet, sel, argc, argv);
+        return;
+    }
+    InMsg m;
+    m.inlet = inlet;
+    m.sel = sel;
+    m.atoms.assign(argv, argv + argc);
+    if (mode == 1)
+        worker_post(h->shared_from_this(), std::move(m));
+    else
+        worker_spawn(h->shared_from_this(), std::move(m));
+}
+
+void host_stop(Host* h, int ms) {
+    h->shouldexit.store(true);
+    worker_clear(h);
+    std::unique_lock<std::mutex> lk(h->run_m);
+    bool done = h->run_cv.wait_for(lk, std::chrono::milliseconds(ms < 0 ? 0 : ms),
+                                   [h] { return h->running.load() == 0; });
+    if (done) {
+        if (h->alive.load()) h->shouldexit.store(false);
+    } else {
+        console_postf(1, "pyext: %s: %d detached call(s) still running after stop", h->class_name.c_str(),
+                      h->running.load());
+    }
+}
+
+void host_free(HostPtr& hp) {
+    Host* h = hp.get();
+    h->alive.store(false);
+    h->shouldexit.store(true);
+    h->outlets_ready = false;
+    stream_free(h);
+    for (t_pd* p : h->inlet_proxies) pd_free(p);
+    h->inlet_proxies.clear();
+    if (!interp_ok()) return;
+    bind_unbind_pd(h);
+    if (h->worker) {
+        worker_shutdown(hp);  // the worker runs _del and drops the instance when it is free
+    } else if (h->running.load() == 0) {
+        Gil gil;
+        host_teardown(h);
+    }  // else the last detach-2 thread tears down
+}
