@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import contract_table as table
 import pytest
 
-import contract_table as table
 from dlwa import pd_runner
 
 pytestmark = pytest.mark.pd

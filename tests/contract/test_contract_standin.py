@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 import sys
 
+import contract_table as table
 import pytest
 
-import contract_table as table
 from dlwa.pd import standin
 
 

@@ -277,8 +277,8 @@ class PdObject(pyext._class):
         samples = np.asarray(audio, dtype=np.float32)
         if samples.ndim != 1 or samples.size == 0 or not np.all(np.isfinite(samples)):
             raise ValueError(
-                f"audio for array '{name}' must be 1-D, non-empty and finite, "
-                f"got shape {samples.shape}"
+                f"audio for array '{name}' must be 1-D and non-empty and finite: "
+                f"got shape {'x'.join(map(str, samples.shape)) or 'scalar'}"
             )
         buf = self.buffer(name)
         if len(buf) != samples.size:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import array as _array
 import math
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -220,14 +221,14 @@ def format_message(selector: str, atoms: Sequence[Atom]) -> str:
     return " ".join([_format_symbol(selector), format_atoms(atoms)]).rstrip(" ")
 
 
+_PD_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
 def parse_message(text: str) -> Message:
     """Parse a message as a Pd message box would: ``"3"``, ``"1 2"``, ``"foo 1 bar"``."""
-    atoms: list[Atom] = []
-    for word in text.split():
-        try:
-            atoms.append(to_pd_float(float(word)))
-        except ValueError:
-            atoms.append(word)
+    atoms: list[Atom] = [
+        to_pd_float(float(word)) if _PD_NUMBER.match(word) else word for word in text.split()
+    ]
     if not atoms:
         return "bang", []
     if isinstance(atoms[0], str):
