@@ -133,9 +133,24 @@ def test_bad_input_replies_error_and_keeps_working(obj, capsys, text, reply):
     render_ok(obj)
 
 
-def test_stop_interrupts_work(obj):
+def test_stop_interrupts_work(obj, monkeypatch):
+    calls = []
+
+    def progress_then_stop(fraction):
+        calls.append(fraction)
+        if len(calls) == 2:
+            standin.stop(obj)  # Pd's "stop" while the render runs
+        type(obj).progress(obj, fraction)
+
+    monkeypatch.setattr(obj, "progress", progress_then_stop)
+    out = say(obj, "render a 60 1")
+    assert out[-1] == "error render stopped" and len(calls) == 2
+    assert standin.array("a").tolist() == [0.0] * 10  # nothing written
+
+
+def test_stop_when_idle_does_not_block_later_work(obj):
     standin.stop(obj)
-    assert say(obj, "render a 60 1") == ["error render stopped"]
+    render_ok(obj)
 
 
 # ----- status, help, load

@@ -362,6 +362,7 @@ class _ObjectState:
     n_inlets: int = 0
     detach: int = 0
     should_exit: bool = False
+    running: int = 0
     alive: bool = True
     outputs: list[tuple[int, Message]] = field(default_factory=list)
     bound: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
@@ -405,8 +406,8 @@ class _class:
         _state(self).detach = int(mode)
 
     def _stop(self, ms: int = 100) -> None:
-        """Ask running detached calls to stop (sets ``_shouldexit``)."""
-        _state(self).should_exit = True
+        """Ask running detached calls to stop (see ``stop``)."""
+        stop(self)
 
     def _bind(self, name: str, func: Callable[..., Any]) -> None:
         """Make ``func(*atoms)`` receive every message sent to ``name``."""
@@ -467,7 +468,12 @@ def _dispatch(obj: _class, inlet: int, selector: str, atoms: Sequence[Atom]) -> 
     for name, call_args in candidates:
         handler = getattr(obj, name, None)
         if handler is not None:
-            _call(handler, call_args)
+            state = _state(obj)
+            state.running += 1
+            try:
+                _call(handler, call_args)
+            finally:
+                state.running -= 1
             return
     _post(f"pyext: no matching method found for '{selector}' into inlet {inlet}")
 
@@ -597,8 +603,16 @@ def console(*, clear: bool = True) -> list[str]:
 
 
 def stop(obj: _class) -> None:
-    """Like the ``stop`` message into inlet 0: sets ``_shouldexit``."""
-    _state(obj).should_exit = True
+    """Like the ``stop`` message into inlet 0.
+
+    As in the external, ``_shouldexit`` becomes True and is cleared again at once when no
+    handler of the object is running; called from inside a running handler (e.g. from a
+    progress callback in a test) it stays True, as after a stop that timed out.
+    """
+    state = _state(obj)
+    state.should_exit = True
+    if state.running == 0 and state.alive:
+        state.should_exit = False
 
 
 def delete(obj: _class) -> None:
