@@ -24,7 +24,9 @@ def test_frame_counts_agree_everywhere(n_samples, padding):
     x = np.random.default_rng(0).standard_normal(n_samples).astype(np.float32)
     frames = frame(x, frame_length=n_fft, hop_length=hop_length, padding=padding)
     assert frames.shape == (expected, n_fft)
-    frames_t = frame(torch.from_numpy(x), frame_length=n_fft, hop_length=hop_length, padding=padding)
+    frames_t = frame(
+        torch.from_numpy(x), frame_length=n_fft, hop_length=hop_length, padding=padding
+    )
     np.testing.assert_array_equal(frames_t.numpy(), frames)
     spec = stft(torch.from_numpy(x), n_fft=n_fft, hop_length=hop_length, padding=padding)
     assert spec.shape == (expected, n_fft // 2 + 1)
@@ -64,10 +66,14 @@ def test_pad_for_frames_length():
 
 
 def test_hop_length_must_divide():
-    with pytest.raises(AudioError, match=r"frame_rate=300 does not divide sample_rate=16000.*use one of \[50, 100"):
+    with pytest.raises(
+        AudioError, match=r"frame_rate=300 does not divide sample_rate=16000.*use one of \[50, 100"
+    ):
         hop_length_for(sample_rate=16000, frame_rate=300)
 
 
 def test_unknown_padding():
-    with pytest.raises(AudioError, match=r"padding must be one of \('center', 'same', 'valid'\), got 'reflect'"):
+    with pytest.raises(
+        AudioError, match=r"padding must be one of \('center', 'same', 'valid'\), got 'reflect'"
+    ):
         n_frames_for(100, n_fft=16, hop_length=4, padding="reflect")

@@ -20,22 +20,43 @@ SR = 16000
 
 def write_extensible_float_wav(path, frames, sample_rate):
     """A 32-bit float WAVE_FORMAT_EXTENSIBLE file laid out as Pd's writesf~ writes it."""
-    n_frames, n_channels = frames.shape
+    n_channels = frames.shape[1]
     data = frames.astype("<f4").tobytes()
     guid_ieee_float = struct.pack("<IHH8s", 3, 0, 0x10, bytes.fromhex("800000aa00389b71"))
     fmt = struct.pack(
         "<HHIIHHHHI16s",
-        0xFFFE, n_channels, sample_rate, sample_rate * 4 * n_channels, 4 * n_channels, 32,
-        22, 32, 0, guid_ieee_float,
+        0xFFFE,
+        n_channels,
+        sample_rate,
+        sample_rate * 4 * n_channels,
+        4 * n_channels,
+        32,
+        22,
+        32,
+        0,
+        guid_ieee_float,
     )
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    body = (
+        b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
+    )
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
 
 
 @pytest.mark.parametrize(
     ("name", "subtype", "tolerance"),
-    [("a.wav", "PCM_16", 1 / 32768), ("a.wav", "PCM_24", 1 / 2**23), ("a.wav", "FLOAT", 0.0),
-     ("a.flac", "PCM_16", 1 / 32768), ("a.flac", "PCM_24", 1 / 2**23)],
+    [
+        ("a.wav", "PCM_16", 1 / 32768),
+        ("a.wav", "PCM_24", 1 / 2**23),
+        ("a.wav", "FLOAT", 0.0),
+        ("a.flac", "PCM_16", 1 / 32768),
+        ("a.flac", "PCM_24", 1 / 2**23),
+    ],
 )
 def test_round_trip(tmp_path, name, subtype, tolerance):
     x = sine(440.0, duration_s=0.1, sample_rate=SR, amplitude=0.7)
@@ -74,7 +95,12 @@ def test_reads_pd_style_extensible_float_wav(tmp_path):
     path = tmp_path / "pd.wav"
     write_extensible_float_wav(path, frames, 48000)
     info = audio_info(path)
-    assert (info.sample_rate, info.n_channels, info.n_samples, info.subtype) == (48000, 2, 480, "FLOAT")
+    assert (info.sample_rate, info.n_channels, info.n_samples, info.subtype) == (
+        48000,
+        2,
+        480,
+        "FLOAT",
+    )
     y, sample_rate = load_audio(path, mono=False)
     assert sample_rate == 48000
     np.testing.assert_array_equal(y, frames.T)
@@ -102,11 +128,16 @@ def test_folder_is_not_a_file(tmp_path):
         load_audio(tmp_path)
 
 
-@pytest.mark.parametrize("content", [b"", b"not audio at all" * 10, b"RIFF\x00\x00\x00\x00WAVEfmt "])
+@pytest.mark.parametrize(
+    "content", [b"", b"not audio at all" * 10, b"RIFF\x00\x00\x00\x00WAVEfmt "]
+)
 def test_unreadable_file(tmp_path, content):
     path = tmp_path / "broken.wav"
     path.write_bytes(content)
-    with pytest.raises(AudioFileError, match=r"cannot read .*broken.wav as audio .*supported formats are WAV, FLAC, OGG"):
+    with pytest.raises(
+        AudioFileError,
+        match=r"cannot read .*broken.wav as audio .*supported formats are WAV, FLAC, OGG",
+    ):
         load_audio(path)
     with pytest.raises(AudioFileError):
         audio_info(path)
@@ -123,7 +154,9 @@ def test_empty_audio_file(tmp_path):
 
 def test_save_errors(tmp_path):
     x = np.zeros(100, dtype=np.float32)
-    with pytest.raises(AudioError, match=r"unsupported extension '.mp4'; use one of \['.flac', '.ogg', '.wav'\]"):
+    with pytest.raises(
+        AudioError, match=r"unsupported extension '.mp4'; use one of \['.flac', '.ogg', '.wav'\]"
+    ):
         save_audio(tmp_path / "a.mp4", x, sample_rate=SR)
     with pytest.raises(AudioError, match=r"FLAC stores at most 24-bit PCM.*use 'PCM_24'"):
         save_audio(tmp_path / "a.flac", x, sample_rate=SR, subtype="FLOAT")

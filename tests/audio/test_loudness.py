@@ -15,8 +15,14 @@ SR = 16000
 def reference_a_weighting_db(f_hz):
     """IEC 61672-1 closed form: R_A(f) = 12194² f⁴ / ((f² + 20.6²) √((f² + 107.7²)(f² + 737.9²)) (f² + 12194²))."""
     f2 = f_hz**2
-    r_a = 12194.217**2 * f2**2 / (
-        (f2 + 20.598997**2) * math.sqrt((f2 + 107.65265**2) * (f2 + 737.86223**2)) * (f2 + 12194.217**2)
+    r_a = (
+        12194.217**2
+        * f2**2
+        / (
+            (f2 + 20.598997**2)
+            * math.sqrt((f2 + 107.65265**2) * (f2 + 737.86223**2))
+            * (f2 + 12194.217**2)
+        )
     )
     return 20 * math.log10(r_a) + 2.0
 
@@ -29,15 +35,27 @@ def reference_loudness(x, n_fft, hop_length):
     frames = np.stack([padded[k * hop_length : k * hop_length + n_fft] for k in range(n_frames)])
     power = np.abs(np.fft.rfft(frames * window)) ** 2
     freqs = np.arange(n_fft // 2 + 1) * SR / n_fft
-    weights_db = np.array([max(reference_a_weighting_db(f), -80.0) if f > 0 else -80.0 for f in freqs])
+    weights_db = np.array(
+        [max(reference_a_weighting_db(f), -80.0) if f > 0 else -80.0 for f in freqs]
+    )
     mean = (power * 10 ** (weights_db / 10)).mean(axis=-1)
     return np.maximum(10 * np.log10(np.maximum(mean, 1e-20)), -120.0)
 
 
 @pytest.mark.parametrize(
     ("f_hz", "expected_db"),
-    [(10**1.5, -39.4), (63.1, -26.2), (100, -19.1), (125, -16.1), (250, -8.6), (500, -3.2),
-     (1000, 0.0), (2000, 1.2), (4000, 1.0), (8000, -1.1)],
+    [
+        (10**1.5, -39.4),
+        (63.1, -26.2),
+        (100, -19.1),
+        (125, -16.1),
+        (250, -8.6),
+        (500, -3.2),
+        (1000, 0.0),
+        (2000, 1.2),
+        (4000, 1.0),
+        (8000, -1.1),
+    ],
 )
 def test_a_weighting_matches_iec_table(f_hz, expected_db):
     assert a_weighting_db(np.array([f_hz]))[0] == pytest.approx(expected_db, abs=0.1)
@@ -63,10 +81,16 @@ def test_matches_reference_implementation():
 
 
 def test_level_difference_follows_amplitude_ratio():
-    loud = a_weighted_loudness(sine(440.0, duration_s=1.0, sample_rate=SR, amplitude=0.5), sample_rate=SR)
-    quiet = a_weighted_loudness(sine(440.0, duration_s=1.0, sample_rate=SR, amplitude=0.05), sample_rate=SR)
+    loud = a_weighted_loudness(
+        sine(440.0, duration_s=1.0, sample_rate=SR, amplitude=0.5), sample_rate=SR
+    )
+    quiet = a_weighted_loudness(
+        sine(440.0, duration_s=1.0, sample_rate=SR, amplitude=0.05), sample_rate=SR
+    )
     np.testing.assert_allclose((loud - quiet)[5:-5], 20.0, atol=1e-3)
-    half = a_weighted_loudness(sine(440.0, duration_s=1.0, sample_rate=SR, amplitude=0.25), sample_rate=SR)
+    half = a_weighted_loudness(
+        sine(440.0, duration_s=1.0, sample_rate=SR, amplitude=0.25), sample_rate=SR
+    )
     np.testing.assert_allclose((loud - half)[5:-5], 20 * math.log10(2), atol=1e-3)
 
 
@@ -87,7 +111,9 @@ def test_silence_sits_at_the_floor():
 def test_ref_db_shifts():
     x = sine(440.0, duration_s=0.2, sample_rate=SR, amplitude=0.5)
     np.testing.assert_allclose(
-        a_weighted_loudness(x, sample_rate=SR, ref_db=20.7), a_weighted_loudness(x, sample_rate=SR) - 20.7, atol=1e-4
+        a_weighted_loudness(x, sample_rate=SR, ref_db=20.7),
+        a_weighted_loudness(x, sample_rate=SR) - 20.7,
+        atol=1e-4,
     )
 
 
@@ -113,7 +139,9 @@ def test_numpy_torch_and_batch_agree():
 
 
 def test_gradients_flow():
-    x = torch.from_numpy(sine(440.0, duration_s=0.1, sample_rate=SR, amplitude=0.5)).requires_grad_(True)
+    x = torch.from_numpy(sine(440.0, duration_s=0.1, sample_rate=SR, amplitude=0.5)).requires_grad_(
+        True
+    )
     a_weighted_loudness(x, sample_rate=SR).mean().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
 

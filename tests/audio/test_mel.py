@@ -50,18 +50,34 @@ def test_mel_scales_known_points():
     assert hz_to_mel(1000.0, mel_scale="slaney") == pytest.approx(15.0)
     assert hz_to_mel(6400.0, mel_scale="slaney") == pytest.approx(42.0)
     for f in (0.0, 100.0, 999.0, 1000.0, 4000.0, 11025.0):
-        assert hz_to_mel(f, mel_scale="htk") == pytest.approx(reference_htk_mel(f), rel=1e-9, abs=1e-9)
+        assert hz_to_mel(f, mel_scale="htk") == pytest.approx(
+            reference_htk_mel(f), rel=1e-9, abs=1e-9
+        )
         assert hz_to_mel(f, mel_scale="slaney") == pytest.approx(reference_slaney_mel(f), abs=1e-9)
         for scale in ("htk", "slaney"):
-            assert mel_to_hz(hz_to_mel(f, mel_scale=scale), mel_scale=scale) == pytest.approx(f, abs=1e-6)
+            assert mel_to_hz(hz_to_mel(f, mel_scale=scale), mel_scale=scale) == pytest.approx(
+                f, abs=1e-6
+            )
 
 
 @pytest.mark.parametrize(
     ("scale", "to_mel", "norm"),
-    [("htk", reference_htk_mel, None), ("slaney", reference_slaney_mel, "slaney"), ("slaney", reference_slaney_mel, None)],
+    [
+        ("htk", reference_htk_mel, None),
+        ("slaney", reference_slaney_mel, "slaney"),
+        ("slaney", reference_slaney_mel, None),
+    ],
 )
 def test_filterbank_matches_reference(scale, to_mel, norm):
-    fb = mel_filterbank(sample_rate=16000, n_fft=512, n_mels=40, f_min=20.0, f_max=7600.0, mel_scale=scale, norm=norm)
+    fb = mel_filterbank(
+        sample_rate=16000,
+        n_fft=512,
+        n_mels=40,
+        f_min=20.0,
+        f_max=7600.0,
+        mel_scale=scale,
+        norm=norm,
+    )
     ref, _ = reference_filterbank(16000, 512, 40, 20.0, 7600.0, to_mel, norm)
     assert fb.shape == (257, 40) and fb.dtype == np.float32
     np.testing.assert_allclose(fb, ref, atol=1e-6 * ref.max())
@@ -92,21 +108,26 @@ def test_slaney_norm_gives_unit_area_in_hz():
 
 
 def test_empty_bands_warn():
-    with pytest.warns(UserWarning, match=r"mel bands are empty .*n_mels=128 is too large for n_fft=128"):
+    with pytest.warns(
+        UserWarning, match=r"mel bands are empty .*n_mels=128 is too large for n_fft=128"
+    ):
         mel_filterbank(sample_rate=16000, n_fft=128, n_mels=128)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(f_max=9000.0), r"f_max=9000.0 Hz is above the Nyquist frequency 8000.0 Hz; use f_max=8000.0"),
-        (dict(f_min=500.0, f_max=400.0), r"need 0 <= f_min < f_max"),
-        (dict(mel_scale="bark"), r"mel_scale must be 'htk' or 'slaney', got 'bark'"),
-        (dict(norm="area"), r"norm must be None or 'slaney'"),
-        (dict(n_mels=0), r"n_mels must be a positive integer such as 80"),
+        (
+            {"f_max": 9000.0},
+            r"f_max=9000.0 Hz is above the Nyquist frequency 8000.0 Hz; use f_max=8000.0",
+        ),
+        ({"f_min": 500.0, "f_max": 400.0}, r"need 0 <= f_min < f_max"),
+        ({"mel_scale": "bark"}, r"mel_scale must be 'htk' or 'slaney', got 'bark'"),
+        ({"norm": "area"}, r"norm must be None or 'slaney'"),
+        ({"n_mels": 0}, r"n_mels must be a positive integer such as 80"),
     ],
 )
 def test_filterbank_errors(kwargs, message):
-    args = dict(sample_rate=16000, n_fft=512, n_mels=40) | kwargs
+    args = {"sample_rate": 16000, "n_fft": 512, "n_mels": 40} | kwargs
     with pytest.raises(AudioError, match=message):
         mel_filterbank(**args)

@@ -68,7 +68,9 @@ def test_linear_round_trip():
 
 
 def test_errors():
-    with pytest.raises(AudioError, match=r"codes must lie in 0 … 255 for n_levels=256, got values from 0 to 300"):
+    with pytest.raises(
+        AudioError, match=r"codes must lie in 0 … 255 for n_levels=256, got values from 0 to 300"
+    ):
         mu_law_decode(np.array([0, 300]))
     with pytest.raises(AudioError, match=r"codes must lie in 0 … 15"):
         mu_law_decode(torch.tensor([-1, 3]), n_levels=16)

@@ -29,7 +29,9 @@ def test_length_arithmetic(n_samples, orig, new):
     x = np.random.default_rng(0).standard_normal(n_samples).astype(np.float32)
     assert resample(x, orig_sample_rate=orig, sample_rate=new).shape == (expected,)
     assert abs(len(soxr.resample(x, orig, new)) - expected) <= 1  # soxr agrees up to rounding
-    assert resample_torch(torch.from_numpy(x), orig_sample_rate=orig, sample_rate=new).shape == (expected,)
+    assert resample_torch(torch.from_numpy(x), orig_sample_rate=orig, sample_rate=new).shape == (
+        expected,
+    )
 
 
 @pytest.mark.parametrize(("orig", "new"), RATE_PAIRS)
@@ -72,10 +74,14 @@ def test_multichannel_equals_per_channel():
     y = resample(x, orig_sample_rate=48000, sample_rate=16000)
     assert y.shape == (2, 1000) and y.flags.c_contiguous
     for c in range(2):
-        np.testing.assert_allclose(y[c], resample(x[c], orig_sample_rate=48000, sample_rate=16000), atol=1e-6)
+        np.testing.assert_allclose(
+            y[c], resample(x[c], orig_sample_rate=48000, sample_rate=16000), atol=1e-6
+        )
     yt = resample_torch(torch.from_numpy(x), orig_sample_rate=48000, sample_rate=16000)
     for c in range(2):
-        torch.testing.assert_close(yt[c], resample_torch(torch.from_numpy(x[c]), orig_sample_rate=48000, sample_rate=16000))
+        torch.testing.assert_close(
+            yt[c], resample_torch(torch.from_numpy(x[c]), orig_sample_rate=48000, sample_rate=16000)
+        )
 
 
 def test_same_rate_is_identity_and_float64_kept():

@@ -35,8 +35,12 @@ def test_sine():
 def test_chirp_sweeps_between_its_ends(method):
     x = chirp(200.0, 2000.0, duration_s=2.0, sample_rate=SR, method=method)
     assert x.shape == (32000,)
-    assert zero_crossing_hz(x[:1600], SR) == pytest.approx(200.0 if method == "exponential" else 245.0, rel=0.1)
-    assert zero_crossing_hz(x[-1600:], SR) == pytest.approx(1900.0 if method == "exponential" else 1955.0, rel=0.1)
+    assert zero_crossing_hz(x[:1600], SR) == pytest.approx(
+        200.0 if method == "exponential" else 245.0, rel=0.1
+    )
+    assert zero_crossing_hz(x[-1600:], SR) == pytest.approx(
+        1900.0 if method == "exponential" else 1955.0, rel=0.1
+    )
     with pytest.raises(AudioError, match="method must be 'linear' or 'exponential'"):
         chirp(1.0, 2.0, duration_s=1.0, sample_rate=SR, method="cubic")
 
@@ -73,7 +77,9 @@ def test_noise_is_reproducible():
 
 def test_levels_and_silence():
     assert rms_db(sine(440.0, duration_s=1.0, sample_rate=SR)) == pytest.approx(-3.0103, abs=1e-3)
-    batch = np.stack([sine(440.0, duration_s=0.1, sample_rate=SR, amplitude=a) for a in (1.0, 1e-4, 0.0)])
+    batch = np.stack(
+        [sine(440.0, duration_s=0.1, sample_rate=SR, amplitude=a) for a in (1.0, 1e-4, 0.0)]
+    )
     levels = rms_db(batch)
     assert levels.shape == (3,) and levels[2] == pytest.approx(-200.0)
     assert is_silent(batch).tolist() == [False, True, True]

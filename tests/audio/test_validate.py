@@ -23,11 +23,20 @@ def test_audio_error_is_a_value_error():
     ("audio", "message"),
     [
         ([0.0, 1.0], r"numpy array or torch tensor, got list; wrap it with np\.asarray"),
-        (np.zeros(4, dtype=np.int16), r"floating dtype, got int16; .*astype\(np\.float32\) / 32768"),
+        (
+            np.zeros(4, dtype=np.int16),
+            r"floating dtype, got int16; .*astype\(np\.float32\) / 32768",
+        ),
         (torch.zeros(4, dtype=torch.int32), r"floating dtype, got int32"),
-        (np.zeros((1, 2, 3), dtype=np.float32), r"1-D \[n_samples\] or 2-D \[batch, n_samples\], got shape \(1, 2, 3\)"),
+        (
+            np.zeros((1, 2, 3), dtype=np.float32),
+            r"1-D \[n_samples\] or 2-D \[batch, n_samples\], got shape \(1, 2, 3\)",
+        ),
         (np.zeros((), dtype=np.float32), r"got shape \(\)"),
-        (np.zeros(0, dtype=np.float32), r"at least 1 sample\(s\) on its last axis, got shape \(0,\)"),
+        (
+            np.zeros(0, dtype=np.float32),
+            r"at least 1 sample\(s\) on its last axis, got shape \(0,\)",
+        ),
         (np.zeros((0, 5), dtype=np.float32), r"at least 1 sample"),
         (np.array([0.0, np.nan], dtype=np.float32), r"NaN or infinite values; .*nan_to_num"),
         (torch.tensor([0.0, float("inf")]), r"NaN or infinite"),

@@ -57,8 +57,12 @@ def audio_info(path: str | os.PathLike[str]) -> AudioInfo:
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise _unreadable(path, err) from err
     return AudioInfo(
-        path=path, sample_rate=int(info.samplerate), n_channels=int(info.channels),
-        n_samples=int(info.frames), format=str(info.format), subtype=str(info.subtype),
+        path=path,
+        sample_rate=int(info.samplerate),
+        n_channels=int(info.channels),
+        n_samples=int(info.frames),
+        format=str(info.format),
+        subtype=str(info.subtype),
     )
 
 

@@ -34,7 +34,9 @@ def hz_to_mel(f_hz: np.ndarray | float, *, mel_scale: MelScale = "htk") -> np.nd
     if mel_scale == "htk":
         return 2595.0 * np.log10(1.0 + f / 700.0)
     _check_scale(mel_scale)
-    log_part = _SLANEY_MIN_LOG_MEL + np.log(np.maximum(f, 1e-10) / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP
+    log_part = (
+        _SLANEY_MIN_LOG_MEL + np.log(np.maximum(f, 1e-10) / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP
+    )
     return np.where(f >= _SLANEY_MIN_LOG_HZ, log_part, f / _SLANEY_F_SP)
 
 

@@ -53,7 +53,9 @@ def resample(
     dtype = audio.dtype if audio.dtype in (np.float32, np.float64) else np.dtype(np.float32)
     frames_first = np.ascontiguousarray(audio.T, dtype=dtype)
     out = soxr.resample(frames_first, orig_sample_rate, sample_rate, quality=quality).T
-    n_out = resampled_length(audio.shape[-1], orig_sample_rate=orig_sample_rate, sample_rate=sample_rate)
+    n_out = resampled_length(
+        audio.shape[-1], orig_sample_rate=orig_sample_rate, sample_rate=sample_rate
+    )
     out = _fit_length(out, n_out)
     return np.ascontiguousarray(out)
 
@@ -102,7 +104,12 @@ def resample_torch(
 
 
 def _sinc_kernel(
-    orig: int, new: int, lowpass_width: int, rolloff: float, dtype: torch.dtype, device: torch.device
+    orig: int,
+    new: int,
+    lowpass_width: int,
+    rolloff: float,
+    dtype: torch.dtype,
+    device: torch.device,
 ) -> tuple[torch.Tensor, int]:
     """One filter per output phase, shape [new, 1, 2 · width + orig], float64 maths."""
     cutoff = min(orig, new) * rolloff  # in units of the reduced rates

@@ -111,8 +111,11 @@ def harmonic_tone(
         [n_samples] float32; its f0 per sample is :func:`vibrato_f0` with the same arguments.
     """
     f0 = vibrato_f0(
-        f0_hz, duration_s=duration_s, sample_rate=sample_rate,
-        vibrato_hz=vibrato_hz, vibrato_semitones=vibrato_semitones,
+        f0_hz,
+        duration_s=duration_s,
+        sample_rate=sample_rate,
+        vibrato_hz=vibrato_hz,
+        vibrato_semitones=vibrato_semitones,
     )
     phase = 2 * np.pi * np.cumsum(f0) / sample_rate
     phase = np.concatenate([[0.0], phase[:-1]])

@@ -57,7 +57,9 @@ def stft(
     if window is None:
         window = hann_window(n_fft, dtype=audio.dtype, device=audio.device)
     if window.shape != (n_fft,):
-        raise AudioError(f"window must have shape ({n_fft},) to match n_fft, got {tuple(window.shape)}")
+        raise AudioError(
+            f"window must have shape ({n_fft},) to match n_fft, got {tuple(window.shape)}"
+        )
     n_frames = n_frames_for(audio.shape[-1], n_fft=n_fft, hop_length=hop_length, padding=padding)
     padded = pad_for_frames(audio, n_fft=n_fft, hop_length=hop_length, padding=padding)
     flat = padded.reshape(-1, padded.shape[-1])
@@ -122,8 +124,13 @@ def log_mel_spectrogram(
     """
     if filterbank is None:
         fb = mel_filterbank(
-            sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, f_min=f_min, f_max=f_max,
-            mel_scale=mel_scale, norm=norm,
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            n_mels=n_mels,
+            f_min=f_min,
+            f_max=f_max,
+            mel_scale=mel_scale,
+            norm=norm,
         )
         filterbank = torch.from_numpy(fb).to(device=audio.device)
     power = magnitude_spectrogram(
@@ -178,7 +185,9 @@ def multiscale_spectral_loss(
         hop_length = max(1, int(n_fft * (1.0 - overlap)))
         window = None if windows is None else windows[i]
         mag_t, mag_p = (
-            magnitude_spectrogram(x, n_fft=n_fft, hop_length=hop_length, padding="same", window=window)
+            magnitude_spectrogram(
+                x, n_fft=n_fft, hop_length=hop_length, padding="same", window=window
+            )
             for x in (target, prediction)
         )
         if mag_weight:

@@ -45,22 +45,36 @@ class LogMelSpectrogram(nn.Module):
     ) -> None:
         super().__init__()
         self.sample_rate, self.n_fft, self.hop_length, self.n_mels = (
-            sample_rate, n_fft, hop_length, n_mels,
+            sample_rate,
+            n_fft,
+            hop_length,
+            n_mels,
         )
         self.padding: Padding = padding
         self.eps = eps
         fb = mel_filterbank(
-            sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, f_min=f_min, f_max=f_max,
-            mel_scale=mel_scale, norm=norm,
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            n_mels=n_mels,
+            f_min=f_min,
+            f_max=f_max,
+            mel_scale=mel_scale,
+            norm=norm,
         )
         self.register_buffer("window", hann_window(n_fft), persistent=False)
         self.register_buffer("filterbank", torch.from_numpy(fb), persistent=False)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         return log_mel_spectrogram(
-            audio, sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
-            n_mels=self.n_mels, padding=self.padding, eps=self.eps,
-            filterbank=self.filterbank, window=self.window,
+            audio,
+            sample_rate=self.sample_rate,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            n_mels=self.n_mels,
+            padding=self.padding,
+            eps=self.eps,
+            filterbank=self.filterbank,
+            window=self.window,
         )
 
 
@@ -83,7 +97,10 @@ class MultiScaleSpectralLoss(nn.Module):
         super().__init__()
         self.fft_sizes = tuple(fft_sizes)
         self.overlap, self.mag_weight, self.logmag_weight, self.eps = (
-            overlap, mag_weight, logmag_weight, eps,
+            overlap,
+            mag_weight,
+            logmag_weight,
+            eps,
         )
         for n_fft in self.fft_sizes:
             self.register_buffer(f"window_{n_fft}", hann_window(n_fft), persistent=False)
@@ -91,7 +108,12 @@ class MultiScaleSpectralLoss(nn.Module):
     def forward(self, target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
         windows = [getattr(self, f"window_{n_fft}") for n_fft in self.fft_sizes]
         return multiscale_spectral_loss(
-            target, prediction, fft_sizes=self.fft_sizes, overlap=self.overlap,
-            mag_weight=self.mag_weight, logmag_weight=self.logmag_weight, eps=self.eps,
+            target,
+            prediction,
+            fft_sizes=self.fft_sizes,
+            overlap=self.overlap,
+            mag_weight=self.mag_weight,
+            logmag_weight=self.logmag_weight,
+            eps=self.eps,
             windows=windows,
         )
