@@ -9,7 +9,7 @@ decibels, 20·log10 for amplitudes and 10·log10 for powers.
 from __future__ import annotations
 
 import math
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 import torch
@@ -105,6 +105,6 @@ def safe_log(x: ArrayLike, *, eps: float = 1e-5) -> ArrayLike:
     return _like(result, x)
 
 
-def _like(result: np.ndarray, x: object) -> ArrayLike:
+def _like(result: np.ndarray, x: ArrayLike) -> ArrayLike:
     """Return a Python float for scalar input, the array otherwise."""
-    return result if isinstance(x, np.ndarray) else float(result)  # type: ignore[return-value]
+    return cast(ArrayLike, result if isinstance(x, np.ndarray) else float(result))

@@ -10,7 +10,7 @@ upstream checkpoints carry over. Works on numpy (returns numpy) or torch (keeps 
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 import torch
@@ -93,6 +93,4 @@ def a_weighted_loudness(
     mean_power = (power * weights).mean(dim=-1)
     loudness_db = 10.0 * torch.log10(torch.clamp(mean_power, min=1e-20)) - ref_db
     loudness_db = torch.clamp(loudness_db, min=-range_db)
-    if was_numpy:
-        return loudness_db.numpy()
-    return loudness_db
+    return cast(ArrayT, loudness_db.numpy() if was_numpy else loudness_db)

@@ -100,7 +100,8 @@ def find_files(
     if not folder.is_dir():
         raise DataError(f"{folder} is a file; pass the folder that holds it ({folder.parent})")
     candidates = folder.rglob("*") if recursive else folder.glob("*")
-    found, others = [], []
+    found: list[Path] = []
+    others: list[Path] = []
     for path in candidates:
         if (
             any(part.startswith(".") for part in path.relative_to(folder).parts)
