@@ -21,7 +21,7 @@ from typing import Literal, TypeVar
 import numpy as np
 import torch
 
-from dlwa.audio.validate import AudioError, check_positive_int, check_sample_rate
+from dlwa.audio.validate import AudioError, check_audio, check_positive_int, check_sample_rate
 
 Padding = Literal["center", "same", "valid"]
 PADDINGS: tuple[str, ...] = ("center", "same", "valid")
@@ -106,6 +106,7 @@ def frame(
     Returns:
         [..., n_frames, frame_length]; a view where the backend allows it.
     """
+    check_audio(audio, ndim=range(1, 6))
     frame_length = check_positive_int(frame_length, name="frame_length", example=1024)
     hop_length = check_positive_int(hop_length, name="hop_length", example=256)
     padded = pad_for_frames(audio, n_fft=frame_length, hop_length=hop_length, padding=padding)

@@ -74,7 +74,8 @@ def a_weighted_loudness(
             ``ceil(n_samples / hop_length)``.
 
     Returns:
-        ``loudness_db`` [n_frames] or [batch, n_frames], float32, same kind as ``audio``.
+        ``loudness_db`` [n_frames] or [batch, n_frames], same kind as ``audio`` (float32
+        for numpy, the input dtype for torch).
 
     Raises:
         AudioError: bad audio, sample rate or frame rate.
