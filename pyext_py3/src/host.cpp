@@ -77,20 +77,21 @@ static std::string locate_module(Host* h, const std::string& module) {
     return name;
 }
 
-bool host_load(Host* h, bool reload_module) {
+PyObject* host_import(Host* h, const std::string& module, bool reload_module) {
     sys_path_append(h->canvas_dir);
-    std::string name = locate_module(h, h->module_name);
-    PyObject* mod = nullptr;
+    std::string name = locate_module(h, module);
     PyObject* modules = PyImport_GetModuleDict();
     PyObject* existing = PyDict_GetItemString(modules, name.c_str());
-    if (reload_module && existing)
-        mod = PyImport_ReloadModule(existing);
-    else
-        mod = PyImport_ImportModule(name.c_str());
-    if (!mod) {
-        report_exception(("pyext: could not import module '" + name + "'").c_str());
-        return false;
-    }
+    PyObject* mod = (reload_module && existing) ? PyImport_ReloadModule(existing)
+                                                : PyImport_ImportModule(name.c_str());
+    if (!mod) report_exception(("pyext: could not import module '" + name + "'").c_str());
+    return mod;
+}
+
+bool host_load(Host* h, bool reload_module) {
+    PyObject* mod = host_import(h, h->module_name, reload_module);
+    if (!mod) return false;
+    const std::string& name = h->module_name;
     PyObject* cls = PyObject_GetAttrString(mod, h->class_name.c_str());
     if (!cls) {
         report_exception(("pyext: module '" + name + "' has no class '" + h->class_name + "'").c_str());

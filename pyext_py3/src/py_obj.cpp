@@ -1,4 +1,271 @@
-// [py]: call a module-level function or any callable.
+// [py]: call a module-level function or any callable (spec §1.4). Always synchronous.
+//
+//   [py {ninlets} module function args...]   [py module.function]   [py .builtin]
+//   [py module]  (the function is chosen by each message's selector)
 #include "pyext.hpp"
 
-void py_obj_setup() {}
+#include <cstring>
+
+struct t_pyobj {
+    t_object x_obj;
+    HostPtr* host;
+    std::string* func_name;   // empty: chosen by selector
+    PyObject* func;           // resolved callable (GIL)
+    PyObject* stored;         // list of stored argument values, one per inlet (ninlets form)
+    int ninlets;              // -1: one inlet taking whole messages
+    t_outlet* result;
+};
+
+struct t_py_proxy {
+    t_pd pd;
+    t_pyobj* owner;
+    int inlet;
+};
+
+static t_class* g_py_class = nullptr;
+static t_class* g_py_proxy_class = nullptr;
+
+static void set_argv(Host* h) {
+    PyObject* argv = PyList_New(0);
+    PyObject* first = PyUnicode_FromString("py/pyext");
+    PyList_Append(argv, first);
+    Py_DECREF(first);
+    for (const t_atom& a : h->args) {
+        char buf[MAXPDSTRING];
+        atom_string(&a, buf, sizeof(buf));
+        PyObject* s = PyUnicode_FromString(buf);
+        PyList_Append(argv, s);
+        Py_DECREF(s);
+    }
+    PySys_SetObject("argv", argv);
+    Py_DECREF(argv);
+}
+
+// Resolve module and function (GIL held). An empty module means pyext, then builtins.
+static bool resolve(t_pyobj* x, bool reload) {
+    Host* h = x->host->get();
+    Py_CLEAR(x->func);
+    if (h->module_name.empty()) {
+        if (x->func_name->empty()) return false;
+        x->func = pyext_helper(x->func_name->c_str());
+        if (x->func) {
+            Py_INCREF(x->func);
+            return true;
+        }
+        x->func = PyDict_GetItemString(PyEval_GetBuiltins(), x->func_name->c_str());
+        Py_XINCREF(x->func);
+        if (!x->func) console_postf(1, "py: no function '%s' in pyext or builtins", x->func_name->c_str());
+        return x->func != nullptr;
+    }
+    set_argv(h);
+    PyObject* mod = host_import(h, h->module_name, reload);
+    if (!mod) return false;
+    Py_XSETREF(h->module, mod);
+    if (x->func_name->empty()) return true;
+    x->func = PyObject_GetAttrString(mod, x->func_name->c_str());
+    if (!x->func) report_exception(("py: no function '" + *x->func_name + "' in " + h->module_name).c_str());
+    return x->func != nullptr;
+}
+
+static void call_and_output(t_pyobj* x, PyObject* fn, PyObject* args) {
+    PyObject* r = PyObject_Call(fn, args, nullptr);
+    if (!r) {
+        report_exception("py: exception in the called function");
+        return;
+    }
+    OutMsg m;
+    py_to_msg(r, m);
+    Py_DECREF(r);
+    msg_to_outlet(x->result, m);
+}
+
+static void py_call_message(t_pyobj* x, t_symbol* s, int argc, t_atom* argv) {
+    Gil gil;
+    bool typed = s == &s_float || s == &s_list || s == &s_symbol || s == &s_bang;
+    PyObject* fn = x->func;
+    Py_XINCREF(fn);
+    PyObject* args = atoms_to_tuple(argc, argv);
+    if (!fn) {  // [py module]: the selector names the function
+        Host* h = x->host->get();
+        if (h->module && !typed) fn = PyObject_GetAttrString(h->module, s->s_name);
+        if (!fn) {
+            PyErr_Clear();
+            pd_error(x, "py: no function for '%s'", s->s_name);
+            Py_XDECREF(args);
+            return;
+        }
+    } else if (!typed && args) {
+        PyObject* t = PyTuple_New(argc + 1);
+        PyTuple_SET_ITEM(t, 0, symbol_from_pd(s));
+        for (int i = 0; i < argc; i++) {
+            Py_INCREF(PyTuple_GET_ITEM(args, i));
+            PyTuple_SET_ITEM(t, i + 1, PyTuple_GET_ITEM(args, i));
+        }
+        Py_SETREF(args, t);
+    }
+    if (args) call_and_output(x, fn, args);
+    Py_XDECREF(args);
+    Py_DECREF(fn);
+}
+
+static void py_call_stored(t_pyobj* x) {
+    Gil gil;
+    if (!x->func) {
+        pd_error(x, "py: no function set");
+        return;
+    }
+    PyObject* args = x->stored ? PyList_AsTuple(x->stored) : PyTuple_New(0);
+    if (args) call_and_output(x, x->func, args);
+    Py_XDECREF(args);
+}
+
+static void proxy_anything(t_py_proxy* p, t_symbol* s, int argc, t_atom* argv) {
+    t_pyobj* x = p->owner;
+    if (x->ninlets < 0) {
+        py_call_message(x, s, argc, argv);
+        return;
+    }
+    {
+        Gil gil;
+        PyObject* v;
+        bool typed = s == &s_float || s == &s_symbol || s == &s_list;
+        if (typed && argc == 1)
+            v = atom_to_py(argv);
+        else if (typed)
+            v = atoms_to_tuple(argc, argv);
+        else if (s == &s_bang)
+            v = nullptr;
+        else {
+            std::vector<t_atom> all(argc + 1);
+            SETSYMBOL(&all[0], s);
+            std::copy(argv, argv + argc, all.begin() + 1);
+            v = atoms_to_tuple(argc + 1, all.data());
+        }
+        if (v) PyList_SetItem(x->stored, p->inlet - 1, v);  // steals v
+    }
+    if (p->inlet == 1) py_call_stored(x);  // inlet 1 is hot, the others cold
+}
+
+static void py_bang(t_pyobj* x) {
+    if (x->ninlets >= 0) {
+        py_call_stored(x);
+        return;
+    }
+    Gil gil;
+    if (!x->func) {
+        pd_error(x, "py: no function set");
+        return;
+    }
+    PyObject* args = PyTuple_New(0);
+    call_and_output(x, x->func, args);
+    Py_DECREF(args);
+}
+
+static void py_control(t_pyobj* x, t_symbol* s, int argc, t_atom* argv) {
+    Host* h = x->host->get();
+    const char* sel = s->s_name;
+    if (!strcmp(sel, "set")) {
+        if (argc < 1 || argv[argc - 1].a_type != A_SYMBOL) {
+            pd_error(x, "py: set [module] function");
+            return;
+        }
+        if (argc >= 2 && argv[0].a_type == A_SYMBOL) h->module_name = argv[0].a_w.w_symbol->s_name;
+        *x->func_name = argv[argc - 1].a_w.w_symbol->s_name;
+        Gil gil;
+        resolve(x, false);
+    } else if (!strcmp(sel, "reload") || !strcmp(sel, "reload.")) {
+        if (sel[6] != '.') h->args.assign(argv, argv + argc);
+        Gil gil;
+        resolve(x, true);
+    } else if (!strcmp(sel, "help")) {
+        post("py: [py {ninlets} module function args...], [py .builtin], [py module]");
+        post("  bang calls the function; inlet 1 calls it with the message; result on outlet 0");
+        post("  leftmost inlet: set [module] function, reload, reload., dir, dir+, doc, doc+, help");
+    } else if (!host_control(h, s, argc, argv)) {
+        pd_error(x, "py: no method for '%s' in the leftmost inlet", sel);
+    }
+}
+
+static void* py_new(t_symbol* s, int argc, t_atom* argv) {
+    if (!interp_ok()) {
+        pd_error(nullptr, "py: Python is not available (see the start-up messages)");
+        return nullptr;
+    }
+    int i = 0, ninlets = -1;
+    if (i < argc && argv[i].a_type == A_FLOAT) ninlets = (int)argv[i++].a_w.w_float;
+    int k = i;
+    while (k < argc && !(argv[k].a_type == A_SYMBOL && argv[k].a_w.w_symbol->s_name[0] == '@')) k++;
+    std::string module, func;
+    if (i < k && argv[i].a_type == A_SYMBOL) {
+        module = argv[i++].a_w.w_symbol->s_name;
+        if (!module.empty() && module[0] == '.') {
+            func = module.substr(1);
+            module.clear();
+        } else if (i < k && argv[i].a_type == A_SYMBOL) {
+            func = argv[i++].a_w.w_symbol->s_name;
+        } else if (module.find('.') != std::string::npos) {
+            func = module.substr(module.rfind('.') + 1);
+            module = module.substr(0, module.rfind('.'));
+        }
+    }
+    t_pyobj* x = (t_pyobj*)pd_new(g_py_class);
+    x->host = new HostPtr(std::make_shared<Host>());
+    x->func_name = new std::string(func);
+    x->func = nullptr;
+    x->stored = nullptr;
+    x->ninlets = ninlets;
+    Host* h = x->host->get();
+    h->obj = &x->x_obj;
+    h->kind = "py";
+    h->canvas = canvas_getcurrent();
+    h->canvas_dir = h->canvas ? canvas_getdir(h->canvas)->s_name : ".";
+    h->module_name = module;
+    h->class_name = func;
+    h->args.assign(argv + i, argv + k);
+    {
+        Gil gil;
+        if (ninlets > 0) {
+            x->stored = PyList_New(ninlets);
+            for (int j = 0; j < ninlets; j++) {
+                Py_INCREF(Py_None);
+                PyList_SET_ITEM(x->stored, j, Py_None);
+            }
+        }
+        if (!module.empty() || !func.empty()) resolve(x, false);
+    }
+    int n = ninlets < 0 ? 1 : ninlets;
+    for (int j = 1; j <= n; j++) {
+        t_py_proxy* p = (t_py_proxy*)pd_new(g_py_proxy_class);
+        p->owner = x;
+        p->inlet = j;
+        inlet_new(&x->x_obj, &p->pd, nullptr, nullptr);
+        h->inlet_proxies.push_back(&p->pd);
+    }
+    x->result = outlet_new(&x->x_obj, nullptr);
+    h->attr_outlet = outlet_new(&x->x_obj, nullptr);
+    h->outlets_ready = true;
+    host_apply_attrs(h, argc - k, argv + k);
+    return x;
+}
+
+static void py_free(t_pyobj* x) {
+    Host* h = x->host->get();
+    h->alive.store(false);
+    for (t_pd* p : h->inlet_proxies) pd_free(p);
+    {
+        Gil gil;
+        Py_CLEAR(x->func);
+        Py_CLEAR(x->stored);
+    }
+    delete x->func_name;
+    delete x->host;
+}
+
+void py_obj_setup() {
+    g_py_proxy_class = class_new(gensym("py-inlet"), nullptr, nullptr, sizeof(t_py_proxy), CLASS_PD, A_NULL);
+    class_addanything(g_py_proxy_class, (t_method)proxy_anything);
+    g_py_class = class_new(gensym("py"), (t_newmethod)py_new, (t_method)py_free, sizeof(t_pyobj),
+                           CLASS_DEFAULT, A_GIMME, 0);
+    class_addbang(g_py_class, (t_method)py_bang);
+    class_addanything(g_py_class, (t_method)py_control);
+}

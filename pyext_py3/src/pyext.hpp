@@ -162,6 +162,8 @@ using HostPtr = std::shared_ptr<Host>;
 
 // Creation: parses nothing; loads module/class and creates the instance (GIL held).
 bool host_load(Host* h, bool reload_module);
+// Find (canvas dir, Pd's search path) and import or reload a module (GIL held); new ref.
+PyObject* host_import(Host* h, const std::string& module, bool reload_module);
 bool host_make_instance(Host* h);       // __new__ + __init__ (GIL held)
 void host_drop_instance(Host* h);       // _del, unbind, detach pointer (GIL held)
 int host_count(PyObject* inst, const char* name);  // _inlets/_outlets (GIL held)

@@ -1,0 +1,79 @@
+"""Python -> Pd conversions (spec §2.5 plus numpy/torch numbers and 1-D arrays)."""
+import array
+
+import numpy as np
+import torch
+
+import pyext
+
+VALUES = {
+    "none": None,
+    "int": 7,
+    "bool": True,
+    "float": 2.5,
+    "str": "abc",
+    "symbol": pyext.Symbol("sym"),
+    "anything": ("note", [60, 100]),
+    "list": [1, "x", 2.5],
+    "tuple_args": None,  # _outlet(1, "note", 60, 100): several args make a list
+    "empty": [],
+    "np_float32": np.float32(1.5),
+    "np_float64": np.float64(0.25),
+    "np_int64": np.int64(42),
+    "np_bool": np.bool_(True),
+    "np_array": np.arange(3),
+    "np_float_array": np.array([0.5, -1.5], dtype=np.float32),
+    "torch_scalar": torch.tensor(3.5),
+    "torch_int": torch.tensor(9),
+    "array_array": array.array("i", [4, 5]),
+    "nested": [[1, 2]],
+    "object": object(),
+}
+
+
+class Out(pyext._class):
+    _inlets = 1
+    _outlets = 1
+
+    def get_1(self, key):
+        key = str(key)
+        if key == "tuple_args":
+            self._outlet(1, "note", 60, 100)
+        else:
+            self._outlet(1, VALUES[key])
+
+
+class Send(pyext._class):
+    _inlets = 1
+
+    def bang_1(self):
+        pyext._send("recv1", "hello", [1, 2])
+        self._send("recv1", 3)
+        pyext._send("recv1")
+        pyext._send("nobody_listens", 1)
+
+
+class Symbols(pyext._class):
+    _inlets = 1
+
+    def symbol_1(self, s):
+        print("SYM", isinstance(s, pyext.Symbol), isinstance(s, str), s == "abc", str(s), repr(s),
+              {"abc": 1}.get(s))
+        try:
+            class Sub(pyext.Symbol):
+                pass
+            print("SUBCLASS allowed")
+        except TypeError:
+            print("SUBCLASS refused")
+
+
+class Info(pyext._class):
+    _inlets = 1
+    _outlets = 1
+
+    def bang_1(self):
+        self._outlet(1, "sr", [pyext._samplerate()])
+        self._outlet(1, "bs", [pyext._blocksize()])
+        self._outlet(1, "sync", [int(pyext._sync()), int(self._sync())])
+        self._outlet(1, "dir", [self._canvas_dir])
+        self._outlet(1, "static", [self._samplerate(), self._blocksize()])

@@ -1,0 +1,74 @@
+"""Python -> Pd conversions, Symbol, _send and module functions, in real Pd."""
+
+import pytest
+
+from conftest import QUIT, Patch
+
+pytestmark = pytest.mark.pd
+
+CASES = [
+    ("none", "bang"),
+    ("int", "7"),
+    ("bool", "1"),
+    ("float", "2.5"),
+    ("str", "symbol abc"),
+    ("symbol", "symbol sym"),
+    ("anything", "note 60 100"),
+    ("list", "1 x 2.5"),
+    ("tuple_args", "list note 60 100"),
+    ("empty", "bang"),
+    ("np_float32", "1.5"),
+    ("np_float64", "0.25"),
+    ("np_int64", "42"),
+    ("np_bool", "1"),
+    ("np_array", "0 1 2"),
+    ("np_float_array", "0.5 -1.5"),
+    ("torch_scalar", "3.5"),
+    ("torch_int", "9"),
+    ("array_array", "4 5"),
+    ("nested", "symbol "),
+    ("object", "symbol "),
+]
+
+
+def test_python_to_pd(run):
+    p = Patch()
+    obj = p.obj("pyext convert Out")
+    pr = p.obj("print OUT")
+    p.connect(obj, 0, pr, 0)
+    p.sequence(*[("get " + key, obj, 1) for key, _ in CASES], QUIT)
+    r = run(p).check()
+    assert r.printed("OUT") == [want for _, want in CASES]
+    assert sum("could not convert argument of type" in l for l in r.lines) == 2
+
+
+def test_send_and_missing_receiver(run):
+    p = Patch()
+    obj = p.obj("pyext convert Send")
+    recv = p.obj("r recv1")
+    pr = p.obj("print RECV")
+    p.connect(recv, 0, pr, 0)
+    p.sequence(("bang", obj, 1), QUIT)
+    r = run(p).check()
+    assert r.printed("RECV") == ["hello 1 2", "3", "bang"]
+
+
+def test_symbol_is_a_str(run):
+    p = Patch()
+    obj = p.obj("pyext convert Symbols")
+    p.sequence(("symbol abc", obj, 1), QUIT)
+    r = run(p).check()
+    assert "SYM True True True abc <Symbol abc> 1" in r.lines
+    assert "SUBCLASS refused" in r.lines
+
+
+def test_module_functions(run, workdir):
+    p = Patch()
+    obj = p.obj("pyext convert Info")
+    pr = p.obj("print INFO")
+    p.connect(obj, 0, pr, 0)
+    p.sequence(("bang", obj, 1), QUIT)
+    r = run(p, sample_rate=44100).check()
+    assert r.printed("INFO") == [
+        "sr 44100", "bs 64", "sync 1 1", f"dir {workdir}", "static 44100 64",
+    ]
