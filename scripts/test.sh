@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install what is missing (idempotent), then run the whole test suite, real Pd included.
+# Extra arguments go to pytest, e.g. scripts/test.sh -k pyext -x
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+# Pd integration tests fail instead of skipping when Pd or the external is missing.
+export DLWA_REQUIRE_PD=1
+# Two cores: one BLAS/OpenMP thread per process keeps Pd and the tests from starving each other.
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,7 @@
+"""``python -m dlwa``: the same entry point as the ``dlwa`` command."""
+
+import sys
+
+from dlwa.cli import main
+
+sys.exit(main())

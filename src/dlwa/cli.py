@@ -1,0 +1,160 @@
+"""The ``dlwa`` command line: a thin shell over the library.
+
+Verbs that work on a model (``train``, ``generate``, ``transfer``, ``import``, ``eval``)
+take the model as their first argument, e.g. ``dlwa train melody_rnn data/``. Each model
+package adds its own sub-commands through a ``cli.register(verbs)`` function, listed in
+``MODEL_CLI_MODULES``; those modules import nothing heavy at import time, so ``dlwa --help``
+stays fast. Project-wide commands (``bench``, ``render``, ``demo``, ``open``,
+``checkpoints``) live here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+MODEL_VERBS: dict[str, str] = {
+    "train": "train a model on your own data",
+    "generate": "generate audio or MIDI with a model",
+    "transfer": "transform audio with a model (e.g. timbre transfer)",
+    "import": "convert an upstream checkpoint into dlwa's format",
+    "eval": "evaluate a model on a folder of data",
+}
+
+# Model packages that add sub-commands; each module defines register(verbs: ModelVerbs).
+MODEL_CLI_MODULES: tuple[str, ...] = ()
+
+Handler = Callable[[argparse.Namespace], int | None]
+
+
+class ModelVerbs:
+    """What a model package sees when it registers its sub-commands."""
+
+    def __init__(self, verb_parsers: dict[str, argparse._SubParsersAction]) -> None:
+        self._verb_parsers = verb_parsers
+
+    def add(self, verb: str, model: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        """Add ``dlwa <verb> <model>``; returns its parser for the model's own arguments.
+
+        Raises:
+            ValueError: ``verb`` is not one of MODEL_VERBS.
+        """
+        if verb not in self._verb_parsers:
+            raise ValueError(f"unknown verb {verb!r}; use one of {sorted(self._verb_parsers)}")
+        parser = self._verb_parsers[verb].add_parser(
+            model, help=help, description=help,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        parser.set_defaults(handler=handler)
+        return parser
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from dlwa.bench import run_benchmarks
+
+    run_benchmarks(args.groups or None)
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from dlwa.demo import render_patch
+
+    wav = render_patch(Path(args.patch), out=Path(args.out), seconds=args.seconds,
+                       send=args.send, timeout_s=args.timeout)
+    print(f"wrote {wav}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from dlwa.demo import run_demo
+
+    run_demo(Path(args.out))
+    return 0
+
+
+def _cmd_open(args: argparse.Namespace) -> int:
+    from dlwa.demo import open_in_pd
+
+    return open_in_pd(Path(args.patch) if args.patch else None)
+
+
+def _cmd_checkpoints(args: argparse.Namespace) -> int:
+    from dlwa.checkpoints import list_checkpoints
+
+    for path in list_checkpoints():
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, model sub-commands included."""
+    parser = argparse.ArgumentParser(
+        prog="dlwa", description="Deep-learning audio models as Pure Data objects.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    from dlwa import __version__
+
+    parser.add_argument("--version", action="version", version=f"dlwa {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="command")
+    commands.required = True
+
+    verb_parsers = {}
+    for verb, text in MODEL_VERBS.items():
+        verb_parser = commands.add_parser(verb, help=text, description=text)
+        models = verb_parser.add_subparsers(dest="model", metavar="model")
+        models.required = True
+        verb_parsers[verb] = models
+    registry = ModelVerbs(verb_parsers)
+    for module in MODEL_CLI_MODULES:
+        importlib.import_module(module).register(registry)
+
+    bench = commands.add_parser("bench", help="run the benchmarks and print one table")
+    bench.add_argument("groups", nargs="*", help="benchmark groups to run (default: all)")
+    bench.set_defaults(handler=_cmd_bench)
+
+    render = commands.add_parser(
+        "render", help="play a patch headless in Pd batch mode and record it to a wav file",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    render.add_argument("patch", help="the .pd file; it must contain a [dlwa-recorder~]")
+    render.add_argument("--out", required=True, help="wav file to write")
+    render.add_argument("--seconds", type=float, default=5.0, help="logical seconds to record")
+    render.add_argument("--send", action="append", default=[], metavar="MSG",
+                        help="message sent at start-up, e.g. 'tone-in render a 60 1' (repeatable)")
+    render.add_argument("--timeout", type=float, default=300.0, help="wall-clock limit, s")
+    render.set_defaults(handler=_cmd_render)
+
+    demo = commands.add_parser("demo", help="render every shipped demo patch to wav files")
+    demo.add_argument("--out", default="out/demo", help="folder for the wav files")
+    demo.set_defaults(handler=_cmd_demo)
+
+    open_ = commands.add_parser("open", help="open a patch in Pd's GUI with dlwa ready to use")
+    open_.add_argument("patch", nargs="?", help="a .pd file (default: the patch folder)")
+    open_.set_defaults(handler=_cmd_open)
+
+    ckpt = commands.add_parser("checkpoints", help="list the models found in checkpoints/")
+    ckpt.set_defaults(handler=_cmd_checkpoints)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``dlwa`` and ``python -m dlwa``; returns the exit status.
+
+    Errors the user can fix (bad files, bad values) print one line, not a traceback.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"dlwa {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dlwa {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
