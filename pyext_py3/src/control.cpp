@@ -153,7 +153,7 @@ static bool set_flag(Host* h, const char* name, int argc, t_atom* argv) {
         if (v < 0 || v > 2) pd_error(h->obj, "pyext: detach must be 0, 1 or 2");
         else h->detach.store(v);
     } else if (!strcmp(name, "sync")) {
-        h->sync_attr.store(v != 0);
+        h->sync_attr.store(v != 0 ? 1 : 0);
     } else if (!strcmp(name, "respond")) {
         h->respond.store(v != 0);
     } else if (!strcmp(name, "py")) {

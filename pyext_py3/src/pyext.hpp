@@ -146,7 +146,7 @@ struct Host : std::enable_shared_from_this<Host> {
     std::atomic<bool> alive{true};
     std::atomic<bool> shouldexit{false};
     std::atomic<int> detach{0};
-    std::atomic<bool> sync_attr{false};
+    std::atomic<int> sync_attr{-1};  // -1: automatic (sync under -batch), 0 or 1: @sync
     std::atomic<bool> respond{false};
     std::atomic<int> running{0};   // detached calls in progress
     std::atomic<bool> torn_down{false};
@@ -155,7 +155,10 @@ struct Host : std::enable_shared_from_this<Host> {
     Worker* worker = nullptr;        // heap, created on first detached message
     Stream* stream = nullptr;        // pyext~ streaming state
 
-    bool sync() const { return sync_attr.load() || batch_mode(); }
+    bool sync() const {
+        int s = sync_attr.load();
+        return s < 0 ? batch_mode() : s != 0;
+    }
 };
 
 using HostPtr = std::shared_ptr<Host>;

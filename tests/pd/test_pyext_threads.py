@@ -1,0 +1,105 @@
+"""Threading guarantees of spec §3.5 in real Pd: delivery from any thread, in order;
+detached handlers; deleting an object while its handler runs; quitting promptly."""
+
+import pytest
+
+from conftest import QUIT, Patch
+
+pytestmark = pytest.mark.pd
+
+
+def route_done_to_quit(p: Patch, obj: int, printer: str) -> None:
+    route = p.obj("route done")
+    quit_ = p.msg("\\; pd quit")
+    pr = p.obj(f"print {printer}")
+    p.connect(obj, 0, route, 0)
+    p.connect(route, 0, quit_, 0)
+    p.connect(route, 1, pr, 0)
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "realtime"])
+def test_outlets_from_python_thread_in_order(run, batch):
+    p = Patch()
+    obj = p.obj("pyext threads ThreadOut 1000")
+    route_done_to_quit(p, obj, "N")
+    p.sequence(("bang", obj, 1))
+    r = run(p, batch=batch, timeout_s=60).check()
+    assert r.printed("N") == [str(i) for i in range(1000)]
+    assert "THREAD printed after 1000" in r.lines
+
+
+def test_ten_thousand_messages_into_detached_object(run):
+    p = Patch()
+    obj = p.obj("pyext threads Counter @detach 1")
+    route_done_to_quit(p, obj, "C")
+    count = p.msg("10000")
+    until = p.obj("until")
+    f = p.obj("f")
+    plus = p.obj("+ 1")
+    p.connect(count, 0, until, 0)
+    p.connect(until, 0, f, 0)
+    p.connect(f, 0, plus, 0)
+    p.connect(plus, 0, f, 1)
+    p.connect(f, 0, obj, 1)
+    p.sequence(("bang", count, 0), ("finish", obj, 1))
+    r = run(p, batch=False, timeout_s=60).check()
+    # all 10,000 arrived, in order, on the worker (not Pd's main thread), not in sync mode
+    assert r.printed("C") == ["count 10000 1 0 0"]
+
+
+def test_sync_mode_runs_detached_handlers_on_pd_thread(run):
+    p = Patch()
+    a = p.obj("pyext threads Counter @detach 1")
+    b = p.obj("pyext threads Counter @detach 1 @sync 1")
+    pa, pb = p.obj("print A"), p.obj("print B")
+    p.connect(a, 0, pa, 0)
+    p.connect(b, 0, pb, 0)
+    p.sequence(("0", a, 1), ("finish", a, 1), ("0", b, 1), ("finish", b, 1), QUIT)
+    r = run(p, batch=True).check()  # -batch: automatic sync mode
+    assert r.printed("A") == ["count 1 1 1 1", "done"]
+    assert r.printed("B") == ["count 1 1 1 1", "done"]
+    r = run(p, batch=False).check()  # real time: only @sync 1 is synchronous
+    assert r.printed("B") == ["count 1 1 1 1", "done"]
+
+
+def _delete_patch(poll: int) -> Patch:
+    p = Patch()
+    p.lines.append("#N canvas 0 0 300 200 sub 0;")
+    p.lines.append(f"#X obj 10 10 pyext threads Slow {poll} @detach 1;")
+    p.lines.append("#X obj 10 40 r slowin;")
+    p.lines.append("#X connect 1 0 0 1;")
+    p.lines.append("#X restore 400 10 pd sub;")
+    p.count += 1
+    d1, d2 = p.obj("delay 300"), p.obj("delay 1500")
+    clear = p.msg("\\; pd-sub clear")
+    done = p.msg("\\; pd quit")
+    p.connect(d1, 0, clear, 0)
+    p.connect(d2, 0, done, 0)
+    p.sequence(("\\; slowin bang", -1, 0), ("bang", d1, 0), ("bang", d2, 0))
+    return p
+
+
+def test_delete_while_detached_handler_runs(run):
+    r = run(_delete_patch(poll=1), batch=False, timeout_s=30).check()
+    assert "START" in r.lines
+    assert "SAW SHOULDEXIT" in r.lines
+    assert "FINISHED" not in r.lines
+    assert "DEL 1" in r.lines  # _del ran on the worker once the handler returned
+
+
+def test_delete_then_quit_while_handler_still_runs(run):
+    r = run(_delete_patch(poll=0), batch=False, timeout_s=30)
+    assert not r.timed_out and r.returncode == 0, r.output
+    assert "START" in r.lines and "FINISHED" not in r.lines
+
+
+def test_quit_with_python_threads_running(run):
+    p = Patch()
+    obj = p.obj("pyext threads Forever")
+    d = p.obj("delay 200")
+    p.sequence(("bang", obj, 1), ("bang", d, 0))
+    q = p.msg("\\; pd quit")
+    p.connect(d, 0, q, 0)
+    r = run(p, batch=False, timeout_s=20)
+    assert not r.timed_out and r.returncode == 0, r.output
+    assert "THREAD STARTED" in r.lines
