@@ -7,7 +7,14 @@ always a keyword, never defaulted), ``n_fft``, ``hop_length``, ``frame_rate`` (f
 ``n_samples``, ``n_frames``, ``f0_hz``, ``loudness_db``, ``pitch_midi``, ``duration_s``.
 Audio is [n_samples] or [batch, n_samples]; frame-wise features are [..., n_frames, ...].
 See ``docs/audio.md``.
+
+Importing ``dlwa.audio`` does not import torch: the torch-only names (spectra, loudness,
+the nn.Module wrappers) load on first use, so file I/O, resampling and the data layer stay
+quick to import (e.g. in a Pd object that only reads a file).
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from dlwa.audio.conversions import (
     amplitude_to_db,
@@ -21,7 +28,6 @@ from dlwa.audio.conversions import (
 )
 from dlwa.audio.framing import frame, hop_length_for, n_frames_for, pad_for_frames
 from dlwa.audio.io import AudioFileError, AudioInfo, audio_info, load_audio, save_audio
-from dlwa.audio.loudness import a_weighted_loudness, a_weighting_db
 from dlwa.audio.mel import fft_frequencies, hz_to_mel, mel_filterbank, mel_to_hz
 from dlwa.audio.mulaw import (
     linear_decode,
@@ -43,15 +49,41 @@ from dlwa.audio.signals import (
     sine,
     vibrato_f0,
 )
-from dlwa.audio.spectral import (
-    hann_window,
-    log_mel_spectrogram,
-    magnitude_spectrogram,
-    multiscale_spectral_loss,
-    stft,
-)
-from dlwa.audio.transforms import LogMelSpectrogram, MultiScaleSpectralLoss
-from dlwa.audio.validate import AudioError, check_audio, check_sample_rate
+from dlwa.audio.validate import AudioError, check_audio, check_sample_rate, is_tensor
+
+# Names whose modules import torch, loaded by __getattr__ on first use.
+_TORCH_NAMES = {
+    "a_weighted_loudness": "loudness",
+    "a_weighting_db": "loudness",
+    "hann_window": "spectral",
+    "log_mel_spectrogram": "spectral",
+    "magnitude_spectrogram": "spectral",
+    "multiscale_spectral_loss": "spectral",
+    "stft": "spectral",
+    "LogMelSpectrogram": "transforms",
+    "MultiScaleSpectralLoss": "transforms",
+}
+
+if TYPE_CHECKING:
+    from dlwa.audio.loudness import a_weighted_loudness, a_weighting_db
+    from dlwa.audio.spectral import (
+        hann_window,
+        log_mel_spectrogram,
+        magnitude_spectrogram,
+        multiscale_spectral_loss,
+        stft,
+    )
+    from dlwa.audio.transforms import LogMelSpectrogram, MultiScaleSpectralLoss
+
+
+def __getattr__(name: str) -> Any:
+    module = _TORCH_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dlwa.audio' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"dlwa.audio.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AudioError",
@@ -77,6 +109,7 @@ __all__ = [
     "hz_to_mel",
     "hz_to_midi",
     "is_silent",
+    "is_tensor",
     "linear_decode",
     "linear_encode",
     "load_audio",

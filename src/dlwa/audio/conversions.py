@@ -9,13 +9,16 @@ decibels, 20·log10 for amplitudes and 10·log10 for powers.
 from __future__ import annotations
 
 import math
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import numpy as np
-import torch
-from scipy.special import expit
 
-ArrayLike = TypeVar("ArrayLike", np.ndarray, torch.Tensor, float)
+from dlwa.audio.validate import is_tensor
+
+if TYPE_CHECKING:
+    import torch
+
+ArrayLike = TypeVar("ArrayLike", np.ndarray, "torch.Tensor", float)
 
 A4_HZ = 440.0
 A4_MIDI = 69.0
@@ -32,10 +35,9 @@ def hz_to_midi(f0_hz: ArrayLike) -> ArrayLike:
     Frequencies at or below 0 Hz (unvoiced frames) map to MIDI 0, as in DDSP, instead
     of ``-inf``.
     """
-    if isinstance(f0_hz, torch.Tensor):
-        safe = torch.clamp(f0_hz, min=1e-6)
-        pitch = 12.0 * torch.log2(safe / A4_HZ) + A4_MIDI
-        return torch.where(f0_hz <= 0, torch.zeros_like(pitch), pitch)
+    if is_tensor(f0_hz):
+        pitch = 12.0 * (f0_hz.clamp(min=1e-6) / A4_HZ).log2() + A4_MIDI
+        return pitch.masked_fill(f0_hz <= 0, 0.0)
     f0 = np.asarray(f0_hz, dtype=np.result_type(f0_hz, np.float32))
     pitch_np = 12.0 * np.log2(np.maximum(f0, 1e-6) / A4_HZ) + A4_MIDI
     return _like(np.where(f0 <= 0, 0.0, pitch_np).astype(f0.dtype), f0_hz)
@@ -56,16 +58,16 @@ def amplitude_to_db(amplitude: ArrayLike, *, min_amplitude: float = 1e-10) -> Ar
 
     ``min_amplitude`` (> 0) sets the floor: 1e-10 gives at least −200 dB.
     """
-    if isinstance(amplitude, torch.Tensor):
-        return 20.0 * torch.log10(torch.clamp(amplitude, min=min_amplitude))
+    if is_tensor(amplitude):
+        return 20.0 * amplitude.clamp(min=min_amplitude).log10()
     result = 20.0 * np.log10(np.maximum(amplitude, min_amplitude))
     return _like(result, amplitude)
 
 
 def power_to_db(power: ArrayLike, *, min_power: float = 1e-20) -> ArrayLike:
     """Linear power to decibels, ``10·log10(max(power, min_power))``."""
-    if isinstance(power, torch.Tensor):
-        return 10.0 * torch.log10(torch.clamp(power, min=min_power))
+    if is_tensor(power):
+        return 10.0 * power.clamp(min=min_power).log10()
     result = 10.0 * np.log10(np.maximum(power, min_power))
     return _like(result, power)
 
@@ -88,9 +90,9 @@ def exp_sigmoid(
         max_value: the largest output (DDSP default 2).
         threshold: the smallest output, keeping logs and divisions finite.
     """
-    if isinstance(x, torch.Tensor):
-        return max_value * torch.sigmoid(x) ** math.log(exponent) + threshold
-    sig = expit(np.asarray(x, dtype=np.float64))
+    if is_tensor(x):
+        return max_value * x.sigmoid() ** math.log(exponent) + threshold
+    sig = 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))  # overflow-free sigmoid
     out = max_value * sig ** math.log(exponent) + threshold
     if isinstance(x, np.ndarray):
         return out.astype(np.result_type(x.dtype, np.float32))
@@ -99,8 +101,8 @@ def exp_sigmoid(
 
 def safe_log(x: ArrayLike, *, eps: float = 1e-5) -> ArrayLike:
     """Natural log of ``max(x, eps)``, finite for zeros (and with a zero gradient there)."""
-    if isinstance(x, torch.Tensor):
-        return torch.log(torch.clamp(x, min=eps))
+    if is_tensor(x):
+        return x.clamp(min=eps).log()
     result = np.log(np.maximum(x, eps))
     return _like(result, x)
 

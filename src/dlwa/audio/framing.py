@@ -16,16 +16,21 @@ the same kind.
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Literal
 
 import numpy as np
-import torch
 
-from dlwa.audio.validate import AudioError, check_audio, check_positive_int, check_sample_rate
+from dlwa.audio.validate import (
+    ArrayT,
+    AudioError,
+    check_audio,
+    check_positive_int,
+    check_sample_rate,
+    is_tensor,
+)
 
 Padding = Literal["center", "same", "valid"]
 PADDINGS: tuple[str, ...] = ("center", "same", "valid")
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 
 def hop_length_for(*, sample_rate: int, frame_rate: int) -> int:
@@ -86,7 +91,9 @@ def pad_for_frames(
     if right < 0:  # hop_length > n_fft: the last samples fall in no frame
         audio = audio[..., : n_samples + right]
         right = 0
-    if isinstance(audio, torch.Tensor):
+    if is_tensor(audio):
+        import torch.nn.functional
+
         return torch.nn.functional.pad(audio, (left, right))
     widths = [(0, 0)] * (audio.ndim - 1) + [(left, right)]
     return np.pad(audio, widths)
@@ -110,7 +117,7 @@ def frame(
     frame_length = check_positive_int(frame_length, name="frame_length", example=1024)
     hop_length = check_positive_int(hop_length, name="hop_length", example=256)
     padded = pad_for_frames(audio, n_fft=frame_length, hop_length=hop_length, padding=padding)
-    if isinstance(padded, torch.Tensor):
+    if is_tensor(padded):
         return padded.unfold(-1, frame_length, hop_length)
     windows = np.lib.stride_tricks.sliding_window_view(padded, frame_length, axis=-1)
     return windows[..., ::hop_length, :]

@@ -10,7 +10,7 @@ upstream checkpoints carry over. Works on numpy (returns numpy) or torch (keeps 
 
 from __future__ import annotations
 
-from typing import TypeVar, cast
+from typing import cast
 
 import numpy as np
 import torch
@@ -18,9 +18,7 @@ import torch
 from dlwa.audio.framing import Padding, hop_length_for
 from dlwa.audio.mel import fft_frequencies
 from dlwa.audio.spectral import magnitude_spectrogram
-from dlwa.audio.validate import check_audio, check_sample_rate
-
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+from dlwa.audio.validate import ArrayT, check_audio, check_sample_rate
 
 DDSP_LOUDNESS_RANGE_DB = 120.0
 

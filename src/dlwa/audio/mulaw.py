@@ -14,22 +14,18 @@ int64.
 from __future__ import annotations
 
 import math
-from typing import TypeVar
 
 import numpy as np
-import torch
 
-from dlwa.audio.validate import AudioError, check_audio
-
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+from dlwa.audio.validate import ArrayT, AudioError, check_audio, is_tensor
 
 
 def mu_law_compress(audio: ArrayT, *, n_levels: int = 256) -> ArrayT:
     """Continuous mu-law companding of ``audio`` [...] (clipped to [−1, 1]) into [−1, 1]."""
     mu = _mu(n_levels)
-    if isinstance(audio, torch.Tensor):
+    if is_tensor(audio):
         x = audio.clamp(-1.0, 1.0)
-        return torch.sign(x) * torch.log1p(mu * x.abs()) / math.log1p(mu)
+        return x.sign() * (mu * x.abs()).log1p() / math.log1p(mu)
     x_np = np.clip(audio, -1.0, 1.0)
     return (np.sign(x_np) * np.log1p(mu * np.abs(x_np)) / math.log1p(mu)).astype(audio.dtype)
 
@@ -37,9 +33,9 @@ def mu_law_compress(audio: ArrayT, *, n_levels: int = 256) -> ArrayT:
 def mu_law_expand(compressed: ArrayT, *, n_levels: int = 256) -> ArrayT:
     """Inverse of :func:`mu_law_compress`: [−1, 1] back to linear audio in [−1, 1]."""
     mu = _mu(n_levels)
-    if isinstance(compressed, torch.Tensor):
+    if is_tensor(compressed):
         y = compressed
-        return torch.sign(y) * torch.expm1(y.abs() * math.log1p(mu)) / mu
+        return y.sign() * (y.abs() * math.log1p(mu)).expm1() / mu
     y_np = compressed
     return (np.sign(y_np) * np.expm1(np.abs(y_np) * math.log1p(mu)) / mu).astype(compressed.dtype)
 
@@ -67,7 +63,7 @@ def linear_encode(audio: ArrayT, *, n_levels: int = 256) -> ArrayT:
     """Uniform quantisation of audio [...] in [−1, 1] to codes 0 … n_levels − 1 (int64)."""
     check_audio(audio, ndim=range(1, 6))
     _mu(n_levels)
-    clipped = audio.clip(-1.0, 1.0) if isinstance(audio, np.ndarray) else audio.clamp(-1.0, 1.0)
+    clipped = audio.clamp(-1.0, 1.0) if is_tensor(audio) else np.clip(audio, -1.0, 1.0)
     return _quantize(clipped, n_levels)
 
 
@@ -85,17 +81,17 @@ def _mu(n_levels: int) -> float:
 def _quantize(y: ArrayT, n_levels: int) -> ArrayT:
     """[−1, 1] → round((y + 1) / 2 · (n_levels − 1)) as int64."""
     scale = (n_levels - 1) / 2.0
-    if isinstance(y, torch.Tensor):
-        return torch.round((y + 1.0) * scale).to(torch.int64)
+    if is_tensor(y):
+        return ((y + 1.0) * scale).round().long()
     return np.round((y + 1.0) * scale).astype(np.int64)
 
 
 def _dequantize(codes: ArrayT, n_levels: int) -> ArrayT:
     """Codes → [−1, 1] float32, checking the code range."""
     _mu(n_levels)
-    if isinstance(codes, torch.Tensor):
+    if is_tensor(codes):
         bad = bool(((codes < 0) | (codes > n_levels - 1)).any())
-        values = codes.to(torch.float32)
+        values = codes.float()
     else:
         codes_np = np.asarray(codes)
         bad = bool(((codes_np < 0) | (codes_np > n_levels - 1)).any())

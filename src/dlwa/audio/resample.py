@@ -8,15 +8,15 @@ orig_sample_rate)`` with halves rounded up, so lengths add up predictably. Audio
 from __future__ import annotations
 
 import math
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soxr
-import torch
 
-from dlwa.audio.validate import AudioError, check_audio, check_sample_rate
+from dlwa.audio.validate import ArrayT, AudioError, check_audio, check_sample_rate, is_tensor
 
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+if TYPE_CHECKING:
+    import torch
 
 
 def resampled_length(n_samples: int, *, orig_sample_rate: int, sample_rate: int) -> int:
@@ -83,6 +83,8 @@ def resample_torch(
     Returns:
         [..., :func:`resampled_length`], same dtype.
     """
+    import torch.nn.functional
+
     check_audio(audio, ndim=range(1, 6))
     orig = check_sample_rate(orig_sample_rate, name="orig_sample_rate")
     new = check_sample_rate(sample_rate)
@@ -112,6 +114,8 @@ def _sinc_kernel(
     device: torch.device,
 ) -> tuple[torch.Tensor, int]:
     """One filter per output phase, shape [new, 1, 2 · width + orig], float64 maths."""
+    import torch
+
     cutoff = min(orig, new) * rolloff  # in units of the reduced rates
     width = math.ceil(lowpass_width * orig / cutoff)
     idx = torch.arange(-width, width + orig, dtype=torch.float64)[None, :] / orig
@@ -131,6 +135,8 @@ def _fit_length(audio: ArrayT, n_samples: int) -> ArrayT:
     current = audio.shape[-1]
     if current >= n_samples:
         return audio[..., :n_samples]
-    if isinstance(audio, torch.Tensor):
+    if is_tensor(audio):
+        import torch.nn.functional
+
         return torch.nn.functional.pad(audio, (0, n_samples - current))
     return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, n_samples - current)])

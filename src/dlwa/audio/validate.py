@@ -8,13 +8,17 @@ whose message names the argument, the bad value and a value that would work.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
 
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+if TYPE_CHECKING:
+    import torch
+    from typing_extensions import TypeIs
+
+ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
 
 
 class AudioError(ValueError):
@@ -45,7 +49,7 @@ def check_audio(
             or NaN/inf values.
     """
     ranks = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-    if isinstance(audio, torch.Tensor):
+    if is_tensor(audio):
         dtype_ok = audio.is_floating_point()
         dtype = str(audio.dtype).replace("torch.", "")
     elif isinstance(audio, np.ndarray):
@@ -66,14 +70,14 @@ def check_audio(
             f"convert it, e.g. {name}.astype(np.float32){hint}"
         )
     n_samples = int(audio.shape[-1])
-    n_values = audio.numel() if isinstance(audio, torch.Tensor) else audio.size
+    n_values = audio.numel() if is_tensor(audio) else audio.size
     if n_samples < min_samples or n_values == 0:
         raise AudioError(
             f"{name} must have at least {min_samples} sample(s) on its last axis, "
             f"got shape {tuple(audio.shape)}"
         )
-    if isinstance(audio, torch.Tensor):
-        finite = bool(torch.isfinite(audio).all())
+    if is_tensor(audio):
+        finite = bool(audio.isfinite().all())
     else:
         finite = bool(np.isfinite(audio).all())
     if not finite:
@@ -82,6 +86,13 @@ def check_audio(
             f"e.g. np.nan_to_num({name}, nan=0.0, posinf=0.0, neginf=0.0)"
         )
     return audio
+
+
+def is_tensor(value: object) -> TypeIs[torch.Tensor]:
+    """True for a torch tensor. Never imports torch: a tensor exists only once torch is
+    loaded, so numpy-only callers (file I/O, the data layer) stay free of its import cost."""
+    torch_module = sys.modules.get("torch")
+    return torch_module is not None and isinstance(value, torch_module.Tensor)
 
 
 def check_sample_rate(sample_rate: int, *, name: str = "sample_rate") -> int:
