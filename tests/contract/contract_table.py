@@ -106,6 +106,11 @@ ROWS: list[Row] = [
     ("in1", f"buf_view {ARRAY} 9", ["buf_view 9 float32 1"], None),
     ("in1", f"buf_scale {ARRAY} 0.5", ["buf_scale 18 4.5 6"], None),
     ("in1", f"buf_read {ARRAY}", ["buf_read 6 4.5 1.5 0.5 1 0 0"], None),
+    ("in1", "buf_missing contract-nowhere", ["buf_missing ValueError"], None),
+    ("in1", f"buf_errors {ARRAY}", ["buf_errors ValueError IndexError IndexError"], None),
+    ("in1", f"buf_fill {ARRAY} 0.25", ["buf_fill 0.25 0.25 0.5"], None),
+    # Buffer.write (§3.5's atomic helper): resize to fit, then write.
+    ("in1", f"buf_write_all {ARRAY}", ["buf_write_all 3 1 1 2 3"], None),
     # Host queries (§2.1, §2.2).
     ("in1", "sr", [f"sr {SAMPLE_RATE} float"], None),
     ("in1", "sr_method", [f"sr_method {SAMPLE_RATE} 64"], None),

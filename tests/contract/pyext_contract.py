@@ -184,6 +184,39 @@ class Contract(pyext._class):
         buf *= gain
         self._outlet(1, "buf_scale", [float(doubled[0]), buf[0], sum(1 for _ in buf)])
 
+    def buf_missing_1(self, name):
+        try:
+            pyext.Buffer(name)
+            self._outlet(1, "buf_missing", ["none"])
+        except ValueError:
+            self._outlet(1, "buf_missing", ["ValueError"])
+
+    def buf_errors_1(self, name):
+        buf = pyext.Buffer(name)
+        attempts = [
+            lambda: buf.__setitem__(slice(0, 3), [1.0, 2.0]),
+            lambda: buf.__setitem__(100, 1.0),
+            lambda: buf[100],
+        ]
+        errors = []
+        for attempt in attempts:
+            try:
+                attempt()
+                errors.append("none")
+            except (ValueError, IndexError) as exc:
+                errors.append(type(exc).__name__)
+        self._outlet(1, "buf_errors", errors)
+
+    def buf_fill_1(self, name, value):
+        buf = pyext.Buffer(name)
+        buf[0:2] = value
+        self._outlet(1, "buf_fill", [buf[0], buf[1], buf[2]])
+
+    def buf_write_all_1(self, name):
+        buf = pyext.Buffer(name)
+        result = buf.write(np.array([1, 2, 3], dtype=np.float32))
+        self._outlet(1, "buf_write_all", [len(buf), int(result is buf), *np.asarray(buf)])
+
     # Host queries
     def sr_1(self):
         self._outlet(1, "sr", [pyext._samplerate(), type(pyext._samplerate()).__name__])

@@ -267,6 +267,9 @@ class PdObject(pyext._class):
     def write_array(self, name: Any, audio: np.ndarray) -> int:
         """Write samples into Pd array ``name``: resize if needed, write, redraw.
 
+        Uses ``Buffer.write`` (our external's atomic resize-and-write, spec §3.5), so no
+        one can resize the array between the resize and the write.
+
         Args:
             name: The array.
             audio: Samples, shape [n_samples], finite.
@@ -281,9 +284,6 @@ class PdObject(pyext._class):
                 f"got shape {'x'.join(map(str, samples.shape)) or 'scalar'}"
             )
         buf = self.buffer(name)
-        if len(buf) != samples.size:
-            buf.resize(samples.size)
-            buf = self.buffer(name)
-        buf[:] = samples
+        buf.write(samples, resize=True)  # resize and write in one step on Pd's thread
         buf.dirty()
         return int(samples.size)

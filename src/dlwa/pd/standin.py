@@ -294,12 +294,44 @@ class Buffer:
         return len(self._data)
 
     def __getitem__(self, index: Any) -> Any:
-        item = self._data[index]
-        return float(item) if isinstance(index, (int, np.integer)) else item
+        if isinstance(index, slice):
+            return self._data[index]
+        return float(self._data[self._index(index)])
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._data[index] = value
+        if isinstance(index, slice):
+            self._assign(index, value, resize=False)
+        else:
+            self._data[self._index(index)] = float(value)
+            self.dirty()
+
+    def __delitem__(self, index: Any) -> None:
+        raise TypeError("pyext.Buffer items cannot be deleted")
+
+    def _index(self, index: Any) -> int:
+        if not hasattr(type(index), "__index__"):
+            raise TypeError("pyext.Buffer indices must be integers or slices")
+        i, n = index.__index__(), len(self._data)
+        if not -n <= i < n:
+            raise IndexError("pyext.Buffer index out of range")
+        return i % n
+
+    def _assign(self, index: slice, value: Any, *, resize: bool) -> None:
+        values = np.asarray(value, dtype=np.float32).reshape(-1)
+        if resize and values.size != len(self._data):
+            self.resize(values.size)
+        target = self._data[index]
+        if values.size not in (1, target.size):
+            raise ValueError(
+                f"pyext.Buffer: cannot assign {values.size} values to a slice of {target.size}"
+            )
+        self._data[index] = values
         self.dirty()
+
+    def write(self, data: Any, resize: bool = True) -> Self:
+        """Write all samples at once, first resizing the array to fit (unless ``resize=False``)."""
+        self._assign(slice(None), data, resize=resize)
+        return self
 
     def __iter__(self) -> Any:
         return (float(x) for x in self._data)
@@ -337,6 +369,8 @@ class Buffer:
 
     def resize(self, frames: int, keep: int = 1, zero: int = 1) -> Self:
         """Resize the array to ``frames`` samples, keeping (and zero-filling) as asked."""
+        if frames < 0:
+            raise ValueError("pyext.Buffer.resize: frames must be >= 0")
         n = max(int(frames), 1)
         old = self._data
         new = np.zeros(n, dtype=np.float32)
