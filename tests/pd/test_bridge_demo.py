@@ -40,3 +40,13 @@ def test_bridge_demo_renders_a_melody(tmp_path):
         peak_hz = np.argmax(spectrum) * SR / len(segment)
         assert abs(peak_hz - f0_hz) < 0.03 * f0_hz, (i, peak_hz, f0_hz)
     assert np.sqrt(np.mean(audio[-SR // 10 :] ** 2)) < 0.01  # the last note has died away
+
+
+@pytest.mark.parametrize("name", ["tone.pd", "tone-help.pd"])
+def test_tone_patches_open_cleanly(name):
+    """The GUI patches (which hold [declare -lib py]) open and quit without errors."""
+    pd_runner.build_external()
+    run = pd_runner.run_patch(pd_runner.PATCH_DIR / name, timeout_s=60, send=["pd quit"])
+    run.check()
+    problems = [line for line in run.lines if "couldn't create" in line or "error" in line]
+    assert problems == [], run.output
