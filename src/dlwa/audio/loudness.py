@@ -2,10 +2,11 @@
 
 Steps: zero-pad (``padding``), STFT with a periodic Hann window of ``n_fft`` samples every
 ``sample_rate // frame_rate`` samples, power ``|X|²``, multiply each bin by the A-weighting
-(given in dB, applied as ``10^(A/10)``), mean over bins, ``10·log10`` (floor 1e-20),
-subtract ``ref_db`` and clip below at ``−range_db``. The defaults reproduce DDSP v3
-(``n_fft=512``, ``range_db=120``, ``ref_db=0``, ``padding="center"``), so statistics of
-upstream checkpoints carry over. Works on numpy (returns numpy) or torch (keeps gradients).
+(given in dB, applied as ``10^(A/10)``), mean over bins, floor the power at
+``10^(−range_db/10)``, ``10·log10``, subtract ``ref_db`` and clip below at ``−range_db``.
+The defaults reproduce DDSP 3.x (``n_fft=512``, ``range_db=80`` = ``ddsp.core.DB_RANGE``,
+``ref_db=0``, ``padding="center"``), so loudness statistics and the ``loudness_db / 80 + 1``
+scaling of upstream checkpoints carry over. Works on numpy (returns numpy) or torch (keeps gradients).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dlwa.audio.mel import fft_frequencies
 from dlwa.audio.spectral import magnitude_spectrogram
 from dlwa.audio.validate import ArrayT, check_audio, check_sample_rate
 
-DDSP_LOUDNESS_RANGE_DB = 120.0
+DDSP_DB_RANGE = 80.0
 
 
 def a_weighting_db(frequencies_hz: np.ndarray, *, min_db: float = -80.0) -> np.ndarray:
@@ -53,7 +54,7 @@ def a_weighted_loudness(
     sample_rate: int,
     frame_rate: int = 250,
     n_fft: int = 512,
-    range_db: float = DDSP_LOUDNESS_RANGE_DB,
+    range_db: float = DDSP_DB_RANGE,
     ref_db: float = 0.0,
     padding: Padding = "center",
 ) -> ArrayT:
@@ -90,6 +91,7 @@ def a_weighted_loudness(
     weights_db = a_weighting_db(fft_frequencies(sample_rate=sample_rate, n_fft=n_fft))
     weights = torch.from_numpy(10.0 ** (weights_db / 10.0)).to(power)
     mean_power = (power * weights).mean(dim=-1)
-    loudness_db = 10.0 * torch.log10(torch.clamp(mean_power, min=1e-20)) - ref_db
+    min_power = 10.0 ** (-range_db / 10.0)
+    loudness_db = 10.0 * torch.log10(torch.clamp(mean_power, min=min_power)) - ref_db
     loudness_db = torch.clamp(loudness_db, min=-range_db)
     return cast(ArrayT, loudness_db.numpy() if was_numpy else loudness_db)

@@ -161,7 +161,8 @@ def multiscale_spectral_loss(
         fft_sizes: FFT sizes, DDSP's 2048…64 by default.
         overlap: fraction of a frame shared with the next one, in [0, 1).
         mag_weight: weight of the linear-magnitude term.
-        logmag_weight: weight of the log-magnitude term.
+        logmag_weight: weight of the log-magnitude term (1 as in the DDSP training
+            configs; the bare DDSP class defaults to 0).
         eps: floor inside the log.
         windows: prebuilt windows, one per FFT size.
 
