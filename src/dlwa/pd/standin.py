@@ -22,9 +22,7 @@ The test-facing API sits at the bottom: ``create``, ``send``, ``send_message``,
 
 from __future__ import annotations
 
-import array as _array
 import math
-import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -34,44 +32,30 @@ from typing import Any, Self
 
 import numpy as np
 
-Atom = float | str
-"""A Pd atom as the stand-in stores it: a float (32-bit value) or a symbol name."""
+from dlwa.pd.atoms import (
+    Atom,
+    Message,
+    Symbol,
+    _s_,
+    _s_bang,
+    _s_float,
+    _s_int,
+    _s_list,
+    _s_symbol,
+    atom_to_python,
+    format_message,
+    parse_message,
+    python_to_pd,
+    to_pd_float,
+)
 
-Message = tuple[str, list[Atom]]
-"""A Pd message: selector and atoms."""
-
-
-# ---------------------------------------------------------------------------
-# Symbol (§2.6)
-
-
-class Symbol(str):
-    """A Pd symbol: a ``str`` subclass, so ``Symbol("a") == "a"`` (the spec's recommendation).
-
-    ``repr`` is ``<Symbol name>``; the class cannot be subclassed.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, name: str = "") -> Self:
-        if not isinstance(name, str):
-            raise TypeError(f"Symbol() takes a str or Symbol, not {type(name).__name__}")
-        return super().__new__(cls, name)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        raise TypeError("pyext.Symbol cannot be subclassed")
-
-    def __repr__(self) -> str:
-        return f"<Symbol {self!s}>"
-
-
-_s_ = Symbol("")
-_s_bang = Symbol("bang")
-_s_list = Symbol("list")
-_s_symbol = Symbol("symbol")
-_s_float = Symbol("float")
-_s_int = Symbol("int")
-
+__all__ = [
+    "Buffer", "Symbol", "_arraysupport", "_blocksize", "_class", "_priority", "_s_",
+    "_s_bang", "_s_float", "_s_int", "_s_list", "_s_symbol", "_samplerate", "_send",
+    "array", "console", "create", "delete", "detach_mode", "install", "is_dirty",
+    "make_array", "messages", "outputs", "reset", "send", "send_message", "send_to",
+    "sent", "set_samplerate", "stop",
+]
 
 # ---------------------------------------------------------------------------
 # Host state shared by all objects (one Pd instance)
@@ -99,144 +83,6 @@ def _post(text: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Conversions (§2.4, §2.5)
-
-
-def to_pd_float(x: float) -> float:
-    """Round a number to the 32-bit float a Pd atom holds."""
-    return float(np.float32(x))
-
-
-def atom_to_python(atom: Atom) -> int | float | Symbol:
-    """Convert one Pd atom to Python (§2.4): integral floats become ``int``."""
-    if isinstance(atom, str):
-        return Symbol(atom)
-    x = to_pd_float(atom)
-    if math.isfinite(x) and x == int(x):
-        return int(x)
-    return x
-
-
-def _is_sequence(v: Any) -> bool:
-    """Lists, tuples, bytes, ``array.array`` and 1-D arrays/tensors (not strings)."""
-    if isinstance(v, str):
-        return False
-    if isinstance(v, (list, tuple, bytes, bytearray, _array.array)):
-        return True
-    ndim = getattr(v, "ndim", None)
-    if ndim is not None:
-        return bool(ndim == 1)
-    return isinstance(v, Sequence)
-
-
-def _number(v: Any) -> float | None:
-    """Return ``v`` as a Pd float if it is a number (incl. numpy/torch scalars), else None."""
-    if isinstance(v, (bool, int, float)):
-        return to_pd_float(v)
-    if isinstance(v, str) or _is_sequence(v):
-        return None
-    for attr in ("__index__", "__float__"):
-        if hasattr(type(v), attr):
-            try:
-                return to_pd_float(getattr(v, attr)())
-            except Exception:  # noqa: BLE001, S112 - e.g. a multi-element tensor: try the next
-                continue
-    return None
-
-
-def _atom(v: Any) -> Atom:
-    """Convert one item of a sequence to an atom; unconvertible items become the empty symbol."""
-    if isinstance(v, str):
-        return str(v)
-    x = _number(v)
-    if x is not None:
-        return x
-    _post(f"Could not convert argument {type(v).__name__}")
-    return ""
-
-
-def python_to_pd(value: Any) -> Message:
-    """Convert what a script outputs to a Pd message (§2.5, with the numeric extension).
-
-    Args:
-        value: The value given to ``_outlet``/``_send`` (several values arrive as a tuple).
-
-    Returns:
-        ``(selector, atoms)``: ``None`` → ``bang``; a number → ``float``; a string →
-        ``symbol``; ``(str, sequence)`` → an anything message with that selector;
-        any other 1-D sequence → ``list`` (empty → ``bang``).
-    """
-    if value is None:
-        return "bang", []
-    if isinstance(value, str):
-        return "symbol", [str(value)]
-    x = _number(value)
-    if x is not None:
-        return "float", [x]
-    if _is_sequence(value):
-        items = list(value)
-        if (
-            len(items) == 2 and isinstance(items[0], str) and not isinstance(items[1], str)
-            and _is_sequence(items[1])
-        ):
-            return str(items[0]), [_atom(a) for a in items[1]]
-        if not items:
-            return "bang", []
-        return "list", [_atom(a) for a in items]
-    _post(f"Could not convert argument {type(value).__name__}")
-    return "symbol", [""]
-
-
-def _format_float(x: float) -> str:
-    return f"{x:g}"
-
-
-def _format_symbol(s: str) -> str:
-    out = []
-    for i, ch in enumerate(s):
-        dollar = ch == "$" and i + 1 < len(s) and s[i + 1].isdigit()
-        out.append("\\" + ch if ch in " ,;\\" or dollar else ch)
-    return "".join(out)
-
-
-def format_atoms(atoms: Iterable[Atom]) -> str:
-    """Format atoms as Pd 0.53 prints them (``%g`` floats, escaped symbols)."""
-    return " ".join(
-        _format_symbol(a) if isinstance(a, str) else _format_float(a) for a in atoms
-    )
-
-
-def format_message(selector: str, atoms: Sequence[Atom]) -> str:
-    """Format a message as ``[print]`` shows it, without the ``name:`` prefix."""
-    if selector == "bang" or (selector == "list" and not atoms):
-        return "bang"
-    if selector == "float" and len(atoms) == 1:
-        return format_atoms(atoms)
-    if selector == "symbol":
-        return "symbol " + format_atoms(atoms[:1])
-    if selector == "list":
-        if not isinstance(atoms[0], str):
-            return format_atoms(atoms)
-        return ("list " if len(atoms) > 1 else "symbol ") + format_atoms(atoms)
-    return " ".join([_format_symbol(selector), format_atoms(atoms)]).rstrip(" ")
-
-
-_PD_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-def parse_message(text: str) -> Message:
-    """Parse a message as a Pd message box would: ``"3"``, ``"1 2"``, ``"foo 1 bar"``."""
-    atoms: list[Atom] = [
-        to_pd_float(float(word)) if _PD_NUMBER.match(word) else word for word in text.split()
-    ]
-    if not atoms:
-        return "bang", []
-    if isinstance(atoms[0], str):
-        return atoms[0], atoms[1:]
-    return ("float" if len(atoms) == 1 else "list"), atoms
-
-
-# ---------------------------------------------------------------------------
 # Module-level functions (§2.1)
 
 
@@ -246,7 +92,7 @@ def _send(receiver: str, *args: Any) -> None:
     The stand-in records it (see ``sent``) and delivers it to ``_bind`` callables.
     """
     value = None if not args else args[0] if len(args) == 1 else args
-    message = python_to_pd(value)
+    message = python_to_pd(value, _post)
     _host.sent.append((str(receiver), message))
     _deliver(str(receiver), message)
 
@@ -431,7 +277,7 @@ class _class:
         if not isinstance(n, int) or not 1 <= n <= state.n_outlets:
             raise ValueError(f"outlet index {n!r} out of range (1..{state.n_outlets})")
         value = None if not args else args[0] if len(args) == 1 else args
-        state.outputs.append((n, python_to_pd(value)))
+        state.outputs.append((n, python_to_pd(value, _post)))
 
     def _detach(self, mode: int) -> None:
         """Set the threading mode (0, 1 or 2); handlers still run synchronously here."""
