@@ -111,7 +111,7 @@ def frame(
         padding: ``"center"``, ``"same"`` or ``"valid"``.
 
     Returns:
-        [..., n_frames, frame_length]; a view where the backend allows it.
+        [..., n_frames, frame_length]: a view (read-only for numpy), not a copy.
     """
     check_audio(audio, ndim=range(1, 6))
     frame_length = check_positive_int(frame_length, name="frame_length", example=1024)
