@@ -88,6 +88,20 @@ def test_bad_fraction():
         split_of("a.wav", validation_fraction=1.5)
 
 
+def test_build_examples_refuses_to_return_nothing(tmp_path):
+    save_audio(
+        tmp_path / "short.wav", sine(440.0, duration_s=0.1, sample_rate=8000), sample_rate=8000
+    )
+    save_audio(tmp_path / "silent.wav", np.zeros(16000, dtype=np.float32), sample_rate=8000)
+    with pytest.raises(DataError, match=r"no training examples: .* no 0.5-s window above -60 dBFS"):
+        build_examples(
+            sorted(tmp_path.glob("*.wav")),
+            sample_rate=8000,
+            n_samples=4000,
+            validation_fraction=0.0,
+        )
+
+
 def test_build_examples(tmp_path):
     sr = 8000
     for i in range(6):

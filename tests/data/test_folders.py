@@ -143,4 +143,4 @@ def test_durations_come_from_headers(tmp_path):
     save_audio(tmp_path / "long.wav", np.zeros(16000 * 90, dtype=np.float32), sample_rate=16000)
     scan = scan_audio_folder(tmp_path)
     assert scan.duration_s == pytest.approx(90.0)
-    assert scan.summary() == "1 files, 1.5 min, 16000 Hz (1)"
+    assert scan.summary() == "1 file, 1.5 min, 16000 Hz (1)"

@@ -179,6 +179,9 @@ def build_examples(
 
     Returns:
         ``{"train": ExampleSet, "validation": ExampleSet}``.
+
+    Raises:
+        DataError: no training example at all (files too short or silent).
     """
     splits = split_files(paths, validation_fraction=validation_fraction, root=root)
     result: dict[Split, ExampleSet] = {}
@@ -204,6 +207,12 @@ def build_examples(
             offset=np.concatenate(offsets) if offsets else np.zeros(0, np.int64),
             files=files,
             sample_rate=sample_rate,
+        )
+    if len(result["train"]) == 0:
+        raise DataError(
+            f"no training examples: the {len(splits['train'])} training file(s) hold no "
+            f"{n_samples / sample_rate:g}-s window above {threshold_db:g} dBFS; use shorter "
+            "examples (n_samples), a lower threshold_db, or longer recordings"
         )
     return result
 

@@ -66,7 +66,8 @@ class AudioFolder:
         """One line for the user, e.g. ``12 files, 10.3 min, 44100 Hz (12)``."""
         rates = ", ".join(f"{rate} Hz ({count})" for rate, count in self.sample_rates.items())
         skipped = len(self.unreadable) + len(self.too_short)
-        text = f"{len(self.files)} files, {self.duration_s / 60:.1f} min, {rates}"
+        n_files = len(self.files)
+        text = f"{n_files} file{'s' * (n_files != 1)}, {self.duration_s / 60:.1f} min, {rates}"
         return text + (f"; {skipped} skipped" if skipped else "")
 
 
