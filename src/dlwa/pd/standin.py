@@ -157,7 +157,7 @@ class Buffer:
     def _index(self, index: Any) -> int:
         if not hasattr(type(index), "__index__"):
             raise TypeError("pyext.Buffer indices must be integers or slices")
-        i, n = index.__index__(), len(self._data)
+        i, n = int(index.__index__()), len(self._data)
         if not -n <= i < n:
             raise IndexError("pyext.Buffer index out of range")
         return i % n
@@ -187,12 +187,14 @@ class Buffer:
         return data if dtype is None else data.astype(dtype)
 
     def __mul__(self, other: Any) -> np.ndarray:
-        return self._data * other
+        product: np.ndarray = self._data * other
+        return product
 
     __rmul__ = __mul__
 
     def __add__(self, other: Any) -> np.ndarray:
-        return self._data + other
+        total: np.ndarray = self._data + other
+        return total
 
     __radd__ = __add__
 
@@ -249,7 +251,7 @@ class _ObjectState:
 
 
 def _state(obj: Any) -> _ObjectState:
-    state = obj.__dict__.get("_pyext_state")
+    state: _ObjectState | None = obj.__dict__.get("_pyext_state")
     if state is None:
         raise RuntimeError("pyext object not created through the host (use standin.create)")
     return state
@@ -331,7 +333,7 @@ def _handler_args(selector: str, args: list[Any]) -> list[Any]:
 
 
 def _dispatch(obj: _class, inlet: int, selector: str, atoms: Sequence[Atom]) -> None:
-    args = [atom_to_python(a) for a in atoms]
+    args: list[Any] = [atom_to_python(a) for a in atoms]
     is_float = selector == "float" and len(args) == 1
     anything = _handler_args(selector, args)
     if selector == "bang":
@@ -397,7 +399,7 @@ def create(
     obj = cls.__new__(cls)
     state = _ObjectState(canvas_dir=str(Path(canvas_dir or Path.cwd()).resolve()))
     obj.__dict__["_pyext_state"] = state
-    obj.__init__(*[atom_to_python(_to_atom(a)) for a in args])
+    cls.__init__(obj, *[atom_to_python(_to_atom(a)) for a in args])
     state.n_inlets = _count(obj._inlets)
     state.n_outlets = _count(obj._outlets)
     if detach is not None:
