@@ -5,6 +5,8 @@
 // while waiting for Pd, and never while delivering.
 #include "pyext.hpp"
 
+#include <cstdlib>
+
 namespace {
 
 struct OutItem {
@@ -59,6 +61,16 @@ void deliver(OutItem& it) {
     }
 }
 
+// At exit (pd quit), print the console lines still queued, so no traceback is lost.
+void flush_posts_at_exit() {
+    if (!g_q->m.try_lock()) return;
+    std::deque<OutItem> batch;
+    batch.swap(g_q->items);
+    g_q->m.unlock();
+    for (OutItem& it : batch)
+        if (it.kind == OutItem::POST) deliver(it);
+}
+
 void tick(void*) {
     outqueue_drain();
     clock_delay(g_q->clock, 1.0);
@@ -73,6 +85,7 @@ void outqueue_init() {
     g_owner = (t_pd*)pd_new(g_owner_class);
     g_q->clock = clock_new(g_owner, (t_method)tick);
     clock_delay(g_q->clock, 0.0);
+    atexit(flush_posts_at_exit);
 }
 
 void outqueue_drain() {
