@@ -57,7 +57,7 @@ def test_min_samples():
         check_audio(np.zeros(100, dtype=np.float32), min_samples=512)
 
 
-@pytest.mark.parametrize("bad", [0, -16000, 16000.5, True, float("nan")])
+@pytest.mark.parametrize("bad", [0, -16000, 16000.5, True, float("nan"), "16000", None])
 def test_bad_sample_rates(bad):
     with pytest.raises(AudioError, match=r"positive whole number of Hz such as 16000"):
         check_sample_rate(bad)

@@ -50,3 +50,69 @@ def test_tone_patches_open_cleanly(name):
     run.check()
     problems = [line for line in run.lines if "couldn't create" in line or "error" in line]
     assert problems == [], run.output
+
+
+TONE_MESSAGES = [
+    "status", "help", "render tone-arr 69 0.1", "render nowhere 60 1", "render tone-arr high 1",
+    "render tone-arr", "fly 2", "bang", "timbre 1 0 0.5", "decay 0.2", "render tone-arr 57 0.2",
+    "load nothing", "load models/bell", "status", "unload", "render tone-arr 60 0.05 0 0",
+]
+
+
+def tone_patch(messages: list[str]) -> str:
+    sends = []
+    for i, text in enumerate(messages):
+        sends += [f"\\; tone-mark {i}", f"\\; tone-in {text}"]
+    sends += [f"\\; tone-mark {len(messages)}", "\\; pd quit"]
+    return "\n".join([
+        "#N canvas 0 0 600 400 12;",
+        "#X obj 10 10 loadbang;",
+        f"#X msg 10 40 {' '.join(sends)};",
+        "#X obj 10 80 r tone-in;",
+        "#X obj 10 110 pyext. dlwa.pd tone;",
+        "#X obj 10 140 print tone;",
+        "#X obj 200 80 r tone-mark;",
+        "#X obj 200 110 print mark;",
+        "#X obj 300 10 table tone-arr 10;",
+        "#X connect 0 0 1 0;",
+        "#X connect 2 0 3 1;",
+        "#X connect 3 0 4 0;",
+        "#X connect 5 0 6 0;",
+    ]) + "\n"
+
+
+def test_tone_replies_match_the_standin(tmp_path, monkeypatch):
+    """The same messages give the same replies in real Pd and through the stand-in."""
+    from dlwa import checkpoints
+    from dlwa.pd import standin, tone
+
+    ckpts = tmp_path / "checkpoints"
+    ckpts.mkdir()
+    checkpoints.save_checkpoint(tmp_path / "models" / "bell", "tone", {"decay_s": 0.5},
+                                {"harmonics": np.array([1, 0, 0.5], dtype=np.float32)})
+    patch = tmp_path / "tone_parity.pd"
+    patch.write_text(tone_patch(TONE_MESSAGES))
+
+    monkeypatch.setenv(checkpoints.ENV_CHECKPOINTS, str(ckpts))
+    standin.reset()
+    standin.set_samplerate(SR)
+    standin.make_array("tone-arr", 10)
+    obj = standin.create(tone, canvas_dir=tmp_path)
+    expected = []
+    for text in TONE_MESSAGES:
+        standin.send_message(obj, 1, text)
+        expected.append(standin.outputs(obj))
+    standin.reset()
+
+    pd_runner.build_external()
+    run = pd_runner.run_patch(patch, timeout_s=60, sample_rate=SR,
+                              env={checkpoints.ENV_CHECKPOINTS: str(ckpts)}).check()
+    got: list[list[str]] = []
+    for line in run.lines:
+        if line.startswith("mark: "):
+            got.append([])
+        elif line.startswith("tone: ") and got:
+            got[-1].append(line[len("tone: "):])
+    assert got[:-1] == expected, run.output
+    assert expected[2][-1] == "done render tone-arr 4800"
+    assert expected[12] == ["loaded bell"]

@@ -101,7 +101,13 @@ def check_sample_rate(sample_rate: int, *, name: str = "sample_rate") -> int:
     Raises:
         AudioError: not a positive whole number of Hz (e.g. 16000, 44100, 48000).
     """
-    if isinstance(sample_rate, bool) or not float(sample_rate).is_integer() or sample_rate <= 0:
+    is_number = isinstance(sample_rate, int | float | np.integer | np.floating)
+    if (
+        not is_number
+        or isinstance(sample_rate, bool)
+        or not float(sample_rate).is_integer()
+        or sample_rate <= 0
+    ):
         raise AudioError(
             f"{name} must be a positive whole number of Hz such as 16000 or 44100, "
             f"got {sample_rate!r}"
