@@ -41,6 +41,8 @@ def test_cut_examples_content():
 def test_cut_errors():
     with pytest.raises(ValueError, match="n_samples must be a positive integer"):
         cut_examples(np.zeros(10, dtype=np.float32), n_samples=0)
+    with pytest.raises(ValueError, match="hop_length must be a positive integer such as 4, got 0"):
+        cut_examples(np.zeros(10, dtype=np.float32), n_samples=4, hop_length=0)
     with pytest.raises(ValueError, match=r"must be 1-D \[n_samples\]"):
         cut_examples(np.zeros((2, 10), dtype=np.float32), n_samples=4)
 

@@ -56,7 +56,8 @@ def example_offsets(
     window covers the remaining tail (zero-padded), so no sample is lost.
     """
     n_samples = check_positive_int(n_samples, name="n_samples", example=64000)
-    hop_length = check_positive_int(hop_length or n_samples, name="hop_length", example=n_samples)
+    hop = n_samples if hop_length is None else hop_length
+    hop_length = check_positive_int(hop, name="hop_length", example=n_samples)
     n_full = 0 if n_total < n_samples else 1 + (n_total - n_samples) // hop_length
     offsets = np.arange(n_full, dtype=np.int64) * hop_length
     covered = int(offsets[-1]) + n_samples if n_full else 0
