@@ -35,8 +35,7 @@ def split_by_marks(lines: list[str]) -> list[tuple[list[str], list[str]]]:
     return groups
 
 
-def test_contract_rows_through_pd(tmp_path):
-    pd_runner.build_external()
+def test_contract_rows_through_pd(pd_external, tmp_path):
     patch = table.write_patch(tmp_path)
     run = pd_runner.run_patch(patch, timeout_s=60, sample_rate=table.SAMPLE_RATE, paths=[HERE])
     run.check()

@@ -15,8 +15,7 @@ SR = 48000
 NOTES_MIDI = (60, 64, 67, 72)
 
 
-def test_bridge_demo_renders_a_melody(tmp_path):
-    pd_runner.build_external()
+def test_bridge_demo_renders_a_melody(pd_external, tmp_path):
     out = tmp_path / "demo.wav"
     run = pd_runner.run_patch(
         PATCH, timeout_s=120, sample_rate=SR, send=[f"demo-out {out}"]
@@ -43,9 +42,8 @@ def test_bridge_demo_renders_a_melody(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["tone.pd", "tone-help.pd"])
-def test_tone_patches_open_cleanly(name):
+def test_tone_patches_open_cleanly(pd_external, name):
     """The GUI patches (which hold [declare -lib py]) open and quit without errors."""
-    pd_runner.build_external()
     run = pd_runner.run_patch(pd_runner.PATCH_DIR / name, timeout_s=60, send=["pd quit"])
     run.check()
     problems = [line for line in run.lines if "couldn't create" in line or "error" in line]
@@ -81,7 +79,7 @@ def tone_patch(messages: list[str]) -> str:
     ]) + "\n"
 
 
-def test_tone_replies_match_the_standin(tmp_path, monkeypatch):
+def test_tone_replies_match_the_standin(pd_external, tmp_path, monkeypatch):
     """The same messages give the same replies in real Pd and through the stand-in."""
     from dlwa import checkpoints
     from dlwa.pd import standin, tone
@@ -104,7 +102,6 @@ def test_tone_replies_match_the_standin(tmp_path, monkeypatch):
         expected.append(standin.outputs(obj))
     standin.reset()
 
-    pd_runner.build_external()
     run = pd_runner.run_patch(patch, timeout_s=60, sample_rate=SR,
                               env={checkpoints.ENV_CHECKPOINTS: str(ckpts)}).check()
     got: list[list[str]] = []
