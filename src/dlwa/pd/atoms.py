@@ -185,6 +185,11 @@ def format_message(selector: str, atoms: Sequence[Atom]) -> str:
 _PD_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
+def is_pd_number(word: str) -> bool:
+    """Whether Pd reads ``word`` as a float atom (``3``, ``-0.5``, ``1e+06``; not ``nan``)."""
+    return _PD_NUMBER.match(word) is not None
+
+
 def parse_message(text: str) -> Message:
     """Parse a message as a Pd message box would: ``"3"``, ``"1 2"``, ``"foo 1 bar"``."""
     atoms: list[Atom] = [

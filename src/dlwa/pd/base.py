@@ -28,6 +28,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from dlwa.pd._host import pyext
+from dlwa.pd.atoms import is_pd_number
 
 Handler = TypeVar("Handler", bound=Callable[..., None])
 
@@ -69,13 +70,7 @@ def message(usage: str) -> Callable[[Handler], Handler]:
 
 def words(text: str) -> list[float | str]:
     """Split text into atoms for a reply: numbers become floats, other words symbols."""
-    atoms: list[float | str] = []
-    for word in text.split():
-        try:
-            atoms.append(float(word))
-        except ValueError:
-            atoms.append(word)
-    return atoms
+    return [float(word) if is_pd_number(word) else word for word in text.split()]
 
 
 def shown(value: Any) -> str:
