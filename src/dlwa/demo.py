@@ -98,7 +98,7 @@ def open_in_pd(patch: Path | None = None) -> int:
     """
     lib = pd_runner.build_external()
     cmd = [pd_runner.find_pd(), "-path", str(lib.parent), "-path", str(pd_runner.PATCH_DIR),
-           "-lib", str(lib.with_suffix(""))]
+           "-lib", lib.stem]
     if patch is not None:
         if not Path(patch).is_file():
             raise FileNotFoundError(f"no such patch: {patch}")

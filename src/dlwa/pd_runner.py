@@ -114,7 +114,9 @@ def pd_command(
         cmd.append("-batch")
     for p in (lib.parent, *paths):
         cmd += ["-path", str(p)]
-    cmd += ["-lib", str(lib.with_suffix(""))]
+    # By name, not by path: Pd remembers loaded libraries by the name they were asked for,
+    # so a patch's [declare -lib py] then finds "py" loaded instead of loading it twice.
+    cmd += ["-lib", lib.stem]
     for message in send:
         cmd += ["-send", message]
     cmd += list(extra_args)
