@@ -49,7 +49,7 @@ static void sys_path_append(const std::string& dir) {
 // Find `<name>.py` or `<name>/__init__.py` through Pd's canvas-aware search path (the
 // canvas directory, [declare -path], -path and the standard paths) and put its directory
 // on sys.path. Returns the name to import (the part after the last '/').
-static std::string locate_module(Host* h, const std::string& module) {
+static std::string locate_module(Host* h, const std::string& module, std::string& found_dir) {
     std::string dirpart, name = module;
     size_t slash = module.rfind('/');
     if (slash != std::string::npos) {
@@ -64,6 +64,7 @@ static std::string locate_module(Host* h, const std::string& module) {
     if (fd >= 0) {
         close(fd);
         sys_path_append(dir);
+        found_dir = dir;
         return name;
     }
     file = dirpart + top + "/__init__";
@@ -72,19 +73,33 @@ static std::string locate_module(Host* h, const std::string& module) {
         close(fd);
         std::string d(dir);
         size_t s = d.rfind('/');
-        sys_path_append(s == std::string::npos ? d : d.substr(0, s));
+        found_dir = s == std::string::npos ? d : d.substr(0, s);
+        sys_path_append(found_dir);
     }
     return name;
 }
 
 PyObject* host_import(Host* h, const std::string& module, bool reload_module) {
     sys_path_append(h->canvas_dir);
-    std::string name = locate_module(h, module);
+    std::string found_dir;
+    std::string name = locate_module(h, module, found_dir);
     PyObject* modules = PyImport_GetModuleDict();
     PyObject* existing = PyDict_GetItemString(modules, name.c_str());
     PyObject* mod = (reload_module && existing) ? PyImport_ReloadModule(existing)
                                                 : PyImport_ImportModule(name.c_str());
-    if (!mod) report_exception(("pyext: could not import module '" + name + "'").c_str());
+    if (!mod) {
+        report_exception(("pyext: could not import module '" + name + "'").c_str());
+        return nullptr;
+    }
+    // Python's import order wins (sys.modules, installed packages); say so when the file
+    // Pd's search path found is not the one imported.
+    PyObject* file = found_dir.empty() ? nullptr : PyObject_GetAttrString(mod, "__file__");
+    const char* f = file && PyUnicode_Check(file) ? PyUnicode_AsUTF8(file) : nullptr;
+    if (f && strncmp(f, found_dir.c_str(), found_dir.size()) != 0)
+        console_postf(1, "pyext: warning: module '%s' in %s is shadowed by %s", name.c_str(),
+                      found_dir.c_str(), f);
+    Py_XDECREF(file);
+    PyErr_Clear();
     return mod;
 }
 
