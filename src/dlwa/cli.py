@@ -62,9 +62,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_render(args: argparse.Namespace) -> int:
     from dlwa.demo import render_patch
 
-    wav = render_patch(Path(args.patch), out=Path(args.out), seconds=args.seconds,
-                       send=args.send, timeout_s=args.timeout)
-    print(f"wrote {wav}")
+    rendered = render_patch(Path(args.patch), out=Path(args.out), seconds=args.seconds,
+                            send=args.send, timeout_s=args.timeout)
+    print(f"wrote {rendered.wav}")
     return 0
 
 

@@ -30,12 +30,23 @@ class Demo:
     description: str = ""
 
 
-DEMOS: tuple[Demo, ...] = ()
+@dataclass(frozen=True)
+class Rendered:
+    """A finished render: the wav file and Pd's console output."""
+
+    wav: Path
+    run: pd_runner.PdRun
+
+
+DEMOS: tuple[Demo, ...] = (
+    Demo("bridge_demo", "bridge_demo.pd", 2.55,
+         description="[tone] renders a four-note melody into arrays, the patch plays it"),
+)
 
 
 def render_patch(
     patch: Path, *, out: Path, seconds: float, send: Sequence[str] = (), timeout_s: float = 300.0
-) -> Path:
+) -> Rendered:
     """Open ``patch`` in Pd batch mode, record ``seconds`` of its output to ``out``.
 
     Args:
@@ -46,7 +57,7 @@ def render_patch(
         timeout_s: Wall-clock limit for the whole run.
 
     Returns:
-        The path of the wav file written.
+        The wav file written and Pd's console output.
 
     Raises:
         FileNotFoundError: the patch does not exist.
@@ -73,7 +84,7 @@ def render_patch(
     if not out.is_file() or out.stat().st_size <= 44:
         raise RuntimeError(f"Pd wrote no audio to {out}; is there a [dlwa-recorder~] in "
                            f"{patch.name}?\n" + run.output[-3000:])
-    return out
+    return Rendered(out, run)
 
 
 def run_demo(out_dir: Path, demos: Sequence[Demo] = DEMOS) -> list[Path]:
@@ -82,7 +93,7 @@ def run_demo(out_dir: Path, demos: Sequence[Demo] = DEMOS) -> list[Path]:
     for demo in demos:
         print(f"rendering {demo.name}: {demo.description or demo.patch} ...", flush=True)
         wav = render_patch(pd_runner.PATCH_DIR / demo.patch, out=Path(out_dir) / f"{demo.name}.wav",
-                           seconds=demo.seconds, send=demo.send)
+                           seconds=demo.seconds, send=demo.send).wav
         print(f"  wrote {wav}")
         written.append(wav)
     if not written:

@@ -1,4 +1,4 @@
-"""pd_patches/bridge_demo.pd in real Pd: tone renders a melody that writesf~ records."""
+"""pd_patches/bridge_demo.pd in real Pd: tone renders a melody that [dlwa-recorder~] records."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 import soundfile as sf
 
 from dlwa import pd_runner
+from dlwa.demo import render_patch
 
 pytestmark = pytest.mark.pd
 
@@ -16,17 +17,17 @@ NOTES_MIDI = (60, 64, 67, 72)
 
 
 def test_bridge_demo_renders_a_melody(pd_external, tmp_path):
-    out = tmp_path / "demo.wav"
-    run = pd_runner.run_patch(
-        PATCH, timeout_s=120, sample_rate=SR, send=[f"demo-out {out}"]
-    ).check()
+    rendered = render_patch(PATCH, out=tmp_path / "demo.wav", seconds=2.55)
+    run, out = rendered.run, rendered.wav
     done = [line for line in run.printed("tone") if line.startswith("done render")]
     assert done == [f"done render note{i} {n}" for i, n in
                     zip((1, 2, 3, 4), (21600, 21600, 21600, 43200), strict=True)], run.output
     assert not [line for line in run.printed("tone") if line.startswith("error")]
 
-    audio, rate = sf.read(out, dtype="float32")
-    assert rate == SR and audio.ndim == 1
+    stereo, rate = sf.read(out, dtype="float32")
+    assert rate == SR and stereo.shape[1] == 2
+    np.testing.assert_array_equal(stereo[:, 0], stereo[:, 1])
+    audio = stereo[:, 0]
     assert len(audio) == round(2.55 * SR)  # 3 x 450 ms + 1200 ms
     assert 0.3 < np.max(np.abs(audio)) <= 0.5  # tone peaks at 0.5, times 0.8
     # Each note sits where it was scheduled, at its own pitch.

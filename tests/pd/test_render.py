@@ -33,7 +33,7 @@ def _peak_hz(x: np.ndarray, sample_rate: int) -> float:
 def test_render_records_both_channels_for_the_requested_time(tmp_path: Path, pd_external: Path) -> None:
     patch = tmp_path / "sines.pd"
     patch.write_text(SINE_PATCH)
-    wav = render_patch(patch, out=tmp_path / "out.wav", seconds=1.5)
+    wav = render_patch(patch, out=tmp_path / "out.wav", seconds=1.5).wav
     audio, sample_rate = sf.read(wav, dtype="float32")
     assert sample_rate == 48000
     assert audio.shape == (72000, 2)
@@ -49,8 +49,8 @@ def test_render_records_both_channels_for_the_requested_time(tmp_path: Path, pd_
 def test_render_is_deterministic(tmp_path: Path, pd_external: Path) -> None:
     patch = tmp_path / "sines.pd"
     patch.write_text(SINE_PATCH)
-    a, _ = sf.read(render_patch(patch, out=tmp_path / "a.wav", seconds=0.5))
-    b, _ = sf.read(render_patch(patch, out=tmp_path / "b.wav", seconds=0.5))
+    a, _ = sf.read(render_patch(patch, out=tmp_path / "a.wav", seconds=0.5).wav)
+    b, _ = sf.read(render_patch(patch, out=tmp_path / "b.wav", seconds=0.5).wav)
     np.testing.assert_array_equal(a, b)
 
 
