@@ -87,3 +87,12 @@ class Lateness(pyext._class):
         # d[k] = wall-clock ms minus logical ms at tick k; lateness is relative to the best tick
         late = d - d.min()
         print("LATENESS worst %.3f p99 %.3f ticks %d at %d" % (late.max(), np.percentile(late, 99), len(d), late.argmax()))
+
+
+class Stamp(pyext._class):
+    """bang: print the wall-clock time (to time how long Pd takes to exit after it)."""
+
+    _inlets = 1
+
+    def bang_1(self):
+        print("STAMP %.6f" % time.time())
