@@ -1,0 +1,119 @@
+"""``dlwa train|transfer|eval|import ddsp``: thin shells over the library (no heavy imports here)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+PITCH_TRACKER_NAMES = ("yin", "crepe-tiny", "crepe-full")
+
+
+def register(verbs: object) -> None:
+    """Add the ddsp sub-commands to ``dlwa`` (see :class:`dlwa.cli.ModelVerbs`)."""
+    train = verbs.add("train", "ddsp", _train, "train a DDSP solo-instrument model on a folder "
+                      "of audio (10-20 min of one monophonic instrument)")
+    train.add_argument("data", help="folder of audio files")
+    train.add_argument("--out", required=True, help="checkpoint folder (resumes if present)")
+    train.add_argument("--steps", type=int, default=3000, help="optimiser steps")
+    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--learning-rate", type=float, default=2e-3)
+    train.add_argument("--max-minutes", type=float, default=None, help="stop after this time")
+    train.add_argument("--tracker", choices=PITCH_TRACKER_NAMES, default="yin")
+    train.add_argument("--size", choices=("small", "full"), default="small",
+                       help="small: GRU 256 (CPU); full: DDSP's solo_instrument.gin sizes")
+    train.add_argument("--threads", type=int, default=1, help="torch threads")
+    train.add_argument("--no-resume", action="store_true", help="start afresh")
+    train.add_argument("--smoke-test", action="store_true", help="one step, to check the data")
+
+    transfer = verbs.add("transfer", "ddsp", _transfer, "timbre transfer of a sound file")
+    transfer.add_argument("input", help="input sound file (any rate, mono or stereo)")
+    transfer.add_argument("output", help="output wav file")
+    transfer.add_argument("--model", required=True, help="checkpoint name (violin) or path")
+    _add_transfer_options(transfer)
+
+    evaluate = verbs.add("eval", "ddsp", _eval, "resynthesis spectral loss and pitch accuracy")
+    evaluate.add_argument("data", help="folder of audio files")
+    evaluate.add_argument("--model", required=True, help="checkpoint name or path")
+    evaluate.add_argument("--tracker", choices=PITCH_TRACKER_NAMES, default=None)
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+
+    importer = verbs.add("import", "ddsp", _import, "convert a DDSP TF2 solo-instrument "
+                         "checkpoint (with operative_config-0.gin, dataset_statistics.pkl)")
+    importer.add_argument("checkpoint", help="the DDSP training folder (or a ckpt-N prefix)")
+    importer.add_argument("--out", required=True, help="dlwa checkpoint folder to write")
+
+
+def _add_transfer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--f0-octave-shift", type=float, default=0.0)
+    parser.add_argument("--f0-confidence-threshold", type=float, default=0.0)
+    parser.add_argument("--loudness-db-shift", type=float, default=0.0)
+    parser.add_argument("--no-adjust", action="store_true", help="turn auto adjust off")
+    parser.add_argument("--quiet", type=float, default=20.0, help="dB between notes (adjust)")
+    parser.add_argument("--autotune", type=float, default=0.0, help="0..1 (adjust)")
+    parser.add_argument("--tracker", choices=PITCH_TRACKER_NAMES, default=None)
+    parser.add_argument("--sample-rate", type=int, default=None,
+                        help="output rate (default: the model's)")
+    parser.add_argument("--peak", type=float, default=0.9, help="output peak; 0 keeps the level")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dlwa.ddsp.model import DDSPConfig
+    from dlwa.ddsp.train import TrainConfig, train
+
+    model_config = DDSPConfig.small() if args.size == "small" else DDSPConfig()
+    train(args.data, args.out, model_config=model_config, resume=not args.no_resume,
+          train_config=TrainConfig(
+              n_steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+              tracker=args.tracker, max_minutes=args.max_minutes, n_threads=args.threads,
+              smoke_test=args.smoke_test))
+    return 0
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    from dlwa.audio.io import load_audio, save_audio
+    from dlwa.ddsp.model import load_model
+    from dlwa.ddsp.transfer import TransferParams, transfer
+
+    model = load_model(args.model)
+    audio, sample_rate = load_audio(args.input)
+    params = TransferParams(
+        f0_octave_shift=args.f0_octave_shift, f0_confidence_threshold=args.f0_confidence_threshold,
+        loudness_db_shift=args.loudness_db_shift, adjust=not args.no_adjust, quiet=args.quiet,
+        autotune=args.autotune, tracker=args.tracker)
+    out, rate = transfer(audio, sample_rate=sample_rate, model=model, params=params,
+                         out_sample_rate=args.sample_rate, peak=args.peak or None)
+    save_audio(args.output, out, sample_rate=rate)
+    print(f"wrote {args.output} ({len(out) / rate:.2f} s at {rate} Hz, model {model.name})")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from dlwa.audio.io import load_audio
+    from dlwa.data import scan_audio_folder
+    from dlwa.ddsp.model import load_model
+    from dlwa.ddsp.transfer import evaluate
+
+    model = load_model(args.model)
+    scan = scan_audio_folder(args.data)
+    files = []
+    for info in scan.files:
+        audio, rate = load_audio(info.path)
+        files.append((str(Path(info.path).relative_to(scan.folder)), audio, rate))
+    result = evaluate(model, files, tracker=args.tracker)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        accuracy = result["pitch_accuracy"]
+        print(f"model {result['model']}: {result['n_files']} files, spectral loss "
+              f"{result['spectral_loss']:.3f}, pitch accuracy "
+              f"{'n/a' if accuracy is None else f'{100 * accuracy:.1f} %'} (within 50 cents)")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from dlwa.ddsp.convert import import_checkpoint
+
+    path = import_checkpoint(args.checkpoint, args.out)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,243 @@
+"""DDSP's functional DSP core in PyTorch: oscillators, filters, convolution. No state.
+
+Layouts: audio is [batch, n_samples]; frame-wise controls are [batch, n_frames, channels],
+with frame ``k`` centred on sample ``k · hop_length`` (the framing of
+:func:`dlwa.audio.a_weighted_loudness` with ``padding="center"``). Every function here is
+differentiable where it makes sense; trainable state lives in :mod:`dlwa.ddsp.synths`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from dlwa.audio.validate import AudioError
+
+# Phases are accumulated in float64 (cycles of the fundamental) so that an hour of audio
+# keeps sub-microcycle precision; harmonics take k·phase, wrapped, before the sine.
+_PHASE_DTYPE = torch.float64
+# Synthesis is done in chunks of this many samples to bound memory ([chunk, n_harmonics]).
+SYNTH_CHUNK = 32768
+
+
+def upsample_frames(controls: torch.Tensor, *, n_samples: int) -> torch.Tensor:
+    """Linear interpolation from frame rate to sample rate.
+
+    Frame ``k`` sits at sample ``k · n_samples / n_frames``; samples after the last frame
+    hold its value.
+
+    Args:
+        controls: [batch, n_frames, channels].
+        n_samples: output length; a whole multiple of ``n_frames`` in normal use.
+
+    Returns:
+        [batch, n_samples, channels].
+    """
+    return _upsample_channels_first(controls, n_samples=n_samples).transpose(1, 2)
+
+
+def _upsample_channels_first(controls: torch.Tensor, *, n_samples: int) -> torch.Tensor:
+    """[batch, n_frames, channels] → [batch, channels, n_samples] (see upsample_frames)."""
+    held = torch.cat([controls, controls[:, -1:]], dim=1).transpose(1, 2)
+    up = F.interpolate(held, size=n_samples + 1, mode="linear", align_corners=True)
+    return up[..., :n_samples]
+
+
+def _upsample_chunks(controls: torch.Tensor, *, n_samples: int, chunk_samples: int):
+    """Yield ``(start, [batch, channels, length])`` pieces of upsample_frames' output."""
+    n_frames = controls.shape[1]
+    if n_samples % n_frames or n_samples <= chunk_samples:
+        yield 0, _upsample_channels_first(controls, n_samples=n_samples)
+        return
+    hop = n_samples // n_frames
+    step = max(1, chunk_samples // hop)
+    for first in range(0, n_frames, step):
+        piece = controls[:, first:first + step + 1]
+        n_out = min(step, n_frames - first) * hop
+        if piece.shape[1] == step + 1:
+            up = F.interpolate(piece.transpose(1, 2), size=n_out + 1, mode="linear",
+                               align_corners=True)[..., :n_out]
+        else:
+            up = _upsample_channels_first(piece, n_samples=n_out)
+        yield first * hop, up
+
+
+def remove_above_nyquist(
+    frequencies_hz: torch.Tensor, amplitudes: torch.Tensor, *, sample_rate: int
+) -> torch.Tensor:
+    """Zero the amplitudes of partials at or above Nyquist (they would alias).
+
+    Args:
+        frequencies_hz: [..., n_harmonics], Hz.
+        amplitudes: same shape (or broadcastable).
+        sample_rate: Hz.
+
+    Returns:
+        Amplitudes with aliasing partials set to 0.
+    """
+    return amplitudes * (frequencies_hz < sample_rate / 2).to(amplitudes.dtype)
+
+
+def harmonic_synthesis(
+    f0_hz: torch.Tensor,
+    amplitudes: torch.Tensor,
+    harmonic_distribution: torch.Tensor,
+    *,
+    n_samples: int,
+    sample_rate: int,
+    initial_phase: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Additive synthesis of integer harmonics with phase-continuous oscillators.
+
+    Controls are upsampled linearly to audio rate. The fundamental's phase is the running
+    sum of ``f0 / sample_rate`` (in cycles, float64), starting at ``initial_phase``; the
+    ``k``-th harmonic has phase ``k · phase``. Partials at or above Nyquist are masked per
+    sample, so a gliding f0 never aliases.
+
+    Args:
+        f0_hz: [batch, n_frames, 1], Hz (0 for silence).
+        amplitudes: [batch, n_frames, 1], overall linear amplitude.
+        harmonic_distribution: [batch, n_frames, n_harmonics], relative amplitudes
+            (normally summing to 1).
+        n_samples: output length.
+        sample_rate: Hz.
+        initial_phase: [batch] phase of the fundamental in cycles, e.g. the
+            ``final_phase`` of the previous chunk; zeros when None.
+
+    Returns:
+        ``(audio [batch, n_samples], final_phase [batch])``: pass ``final_phase`` as the
+        next chunk's ``initial_phase`` for seamless streaming.
+    """
+    batch, _, n_harmonics = harmonic_distribution.shape
+    k = torch.arange(1, n_harmonics + 1, device=f0_hz.device, dtype=f0_hz.dtype)
+    # Masking at frame level with the larger f0 of each frame and its neighbours: linear
+    # interpolation between two masked frames stays 0, so no sample ever aliases.
+    f0_max = F.max_pool1d(f0_hz.transpose(1, 2), 3, stride=1, padding=1).transpose(1, 2)
+    weights = remove_above_nyquist(f0_max * k, amplitudes * harmonic_distribution,
+                                   sample_rate=sample_rate)
+    f0 = _upsample_channels_first(f0_hz, n_samples=n_samples)[:, 0]
+    phase = torch.cumsum(f0.to(_PHASE_DTYPE) / sample_rate, dim=-1)
+    phase = phase - f0[:, :1].to(_PHASE_DTYPE) / sample_rate  # first sample at the start phase
+    if initial_phase is not None:
+        phase = phase + initial_phase.to(_PHASE_DTYPE).view(batch, 1)
+    final_phase = torch.remainder(phase[:, -1] + f0[:, -1].to(_PHASE_DTYPE) / sample_rate, 1.0)
+    # Wrapped to [0, 1) cycles, float32 is exact enough for k · phase (k ≤ a few hundred).
+    angle = (2 * math.pi) * torch.remainder(phase, 1.0).to(weights.dtype)
+    chunks = []
+    for start, amp in _upsample_chunks(weights, n_samples=n_samples, chunk_samples=SYNTH_CHUNK):
+        stop = start + amp.shape[-1]
+        chunks.append((torch.sin(angle[:, None, start:stop] * k[:, None]) * amp).sum(1))
+    return torch.cat(chunks, dim=-1), final_phase.to(f0.dtype)
+
+
+def hann_window(size: int, *, device: torch.device | None = None,
+                dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Periodic Hann window of ``size`` samples."""
+    return torch.hann_window(size, periodic=True, device=device, dtype=dtype)
+
+
+def frequency_impulse_response(magnitudes: torch.Tensor, *, window_size: int = 0) -> torch.Tensor:
+    """Linear-phase FIR filters from frequency-sampled magnitude responses.
+
+    The zero-phase impulse response (inverse real FFT of the magnitudes) is windowed by a
+    Hann window of ``window_size`` taps and shifted to be causal, with its centre at
+    ``window_size // 2``.
+
+    Args:
+        magnitudes: [batch, n_frames, n_bands], linear gains from 0 Hz to Nyquist.
+        window_size: filter length; 0 or anything above ``2·(n_bands − 1)`` uses
+            ``2·(n_bands − 1)``.
+
+    Returns:
+        Impulse responses [batch, n_frames, window_size].
+    """
+    ir = torch.fft.irfft(magnitudes.to(torch.complex64), dim=-1).to(magnitudes.dtype)
+    ir_size = ir.shape[-1]
+    if window_size <= 0 or window_size > ir_size:
+        window_size = ir_size
+    half = window_size // 2
+    # Zero-phase IR: taps -half … window_size-half-1 around 0, wrapped.
+    ir = torch.cat([ir[..., ir_size - half:], ir[..., :window_size - half]], dim=-1)
+    return ir * hann_window(window_size, device=ir.device, dtype=ir.dtype)
+
+
+def fft_convolve(
+    audio: torch.Tensor, impulse_response: torch.Tensor, *, delay_compensation: int = 0
+) -> torch.Tensor:
+    """Convolve audio with one fixed or one per-frame impulse response, through the FFT.
+
+    With per-frame responses the audio is cut into ``n_frames`` blocks of
+    ``n_samples / n_frames`` samples (frame ``k`` starting at its centre sample minus half
+    a block), each block is convolved with its frame's response, and the results are
+    overlap-added. The output is cropped to ``n_samples`` starting ``delay_compensation``
+    samples into the full convolution (the filters' delay).
+
+    Args:
+        audio: [batch, n_samples].
+        impulse_response: [batch, ir_size] or [1, ir_size] (fixed), or
+            [batch, n_frames, ir_size] (time-varying; ``n_samples`` must be a multiple of
+            ``n_frames``).
+        delay_compensation: samples of delay to remove.
+
+    Returns:
+        [batch, n_samples].
+
+    Raises:
+        AudioError: batch sizes differ, or ``n_samples`` is not a multiple of ``n_frames``.
+    """
+    batch, n_samples = audio.shape
+    if impulse_response.dim() == 2:
+        ir_size = impulse_response.shape[-1]
+        n_fft = 1 << (n_samples + ir_size - 2).bit_length()
+        spectrum = torch.fft.rfft(audio, n_fft) * torch.fft.rfft(impulse_response, n_fft)
+        full = torch.fft.irfft(spectrum, n_fft)
+        return full[:, delay_compensation:delay_compensation + n_samples]
+    ir_batch, n_frames, ir_size = impulse_response.shape
+    if ir_batch != batch:
+        raise AudioError(f"audio has batch size {batch} but impulse_response has {ir_batch}")
+    if n_samples % n_frames:
+        raise AudioError(
+            f"n_samples ({n_samples}) must be a multiple of n_frames ({n_frames}); "
+            f"e.g. {n_frames * (n_samples // n_frames)}"
+        )
+    hop = n_samples // n_frames
+    # Blocks centred on frame centres: shift the audio by half a block.
+    shift = hop // 2
+    padded = F.pad(audio, (shift, hop - shift))[:, :n_samples]
+    blocks = padded.reshape(batch, n_frames, hop)
+    n_fft = 1 << (hop + ir_size - 2).bit_length()
+    spectrum = torch.fft.rfft(blocks, n_fft) * torch.fft.rfft(impulse_response, n_fft)
+    pieces = torch.fft.irfft(spectrum, n_fft)  # [batch, n_frames, n_fft]
+    total = (n_frames - 1) * hop + n_fft
+    out = F.fold(pieces.transpose(1, 2), output_size=(1, total), kernel_size=(1, n_fft),
+                 stride=(1, hop)).view(batch, total)
+    start = delay_compensation + shift
+    out = out[:, start:start + n_samples]
+    return F.pad(out, (0, n_samples - out.shape[-1]))
+
+
+def filtered_noise(
+    magnitudes: torch.Tensor,
+    *,
+    n_samples: int,
+    window_size: int = 0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Uniform white noise in [−1, 1) shaped by per-frame linear-phase filters.
+
+    Args:
+        magnitudes: [batch, n_frames, n_bands] filter gains from 0 Hz to Nyquist.
+        n_samples: output length, a multiple of ``n_frames``.
+        window_size: filter length (see :func:`frequency_impulse_response`).
+        generator: random generator, for reproducible noise.
+
+    Returns:
+        [batch, n_samples].
+    """
+    batch = magnitudes.shape[0]
+    noise = torch.rand(batch, n_samples, generator=generator, device=magnitudes.device,
+                       dtype=magnitudes.dtype) * 2 - 1
+    ir = frequency_impulse_response(magnitudes, window_size=window_size)
+    return fft_convolve(noise, ir, delay_compensation=ir.shape[-1] // 2)

@@ -1,0 +1,239 @@
+"""DDSP's solo-instrument model: f0 and loudness → RNN-FC decoder → harmonic + noise + reverb.
+
+The decoder mirrors ``ddsp.training.decoders.RnnFcDecoder`` (``solo_instrument.gin``): one
+fully connected stack per input (Dense → LayerNorm → leaky ReLU, ``layers_per_stack``
+times), their outputs concatenated into a GRU, the GRU output concatenated with the input
+stacks into an output stack, and a final Dense split into harmonic amplitude, harmonic
+distribution and noise magnitudes. Inputs are scaled as ``F0LoudnessPreprocessor`` does:
+``f0_scaled = midi(f0) / 127`` and ``ld_scaled = loudness_db / 120 + 1``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dlwa.audio.conversions import hz_to_midi
+from dlwa.checkpoints import (
+    CheckpointError,
+    find_checkpoint,
+    load_checkpoint,
+    read_config,
+    save_checkpoint,
+)
+from dlwa.ddsp.synths import FilteredNoise, Harmonic, Reverb
+
+KIND = "ddsp"
+LOUDNESS_RANGE_DB = 120.0
+F0_RANGE_MIDI = 127.0
+
+
+@dataclass
+class DDSPConfig:
+    """Hyper-parameters of the solo-instrument model.
+
+    The defaults are DDSP's ``solo_instrument.gin`` (16 kHz, 250 frames/s, GRU 512,
+    stacks of 3 × 512, 60 harmonics, 65 noise bands, 48000-sample reverb); dlwa's shipped
+    checkpoints use :meth:`small`.
+    """
+
+    sample_rate: int = 16000
+    frame_rate: int = 250
+    rnn_channels: int = 512
+    ch: int = 512
+    layers_per_stack: int = 3
+    n_harmonics: int = 60
+    n_noise_bands: int = 65
+    reverb: bool = True
+    reverb_length: int = 48000
+
+    @property
+    def hop_length(self) -> int:
+        """Samples per frame."""
+        return self.sample_rate // self.frame_rate
+
+    @classmethod
+    def small(cls, **overrides: Any) -> DDSPConfig:
+        """The size dlwa trains on a CPU: GRU 256, stacks of 3 × 128, 48 harmonics."""
+        params: dict[str, Any] = {"rnn_channels": 256, "ch": 128, "n_harmonics": 48,
+                                      "reverb_length": 16000}
+        params.update(overrides)
+        return cls(**params)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DDSPConfig:
+        """Build from a saved dict; unknown keys are an error naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown DDSP config keys {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+def fc_stack(in_channels: int, ch: int, layers: int) -> nn.Sequential:
+    """``layers`` × (Linear → LayerNorm → leaky ReLU)."""
+    modules: list[nn.Module] = []
+    for i in range(layers):
+        modules += [nn.Linear(in_channels if i == 0 else ch, ch), nn.LayerNorm(ch),
+                    nn.LeakyReLU(0.2)]
+    return nn.Sequential(*modules)
+
+
+class RnnFcDecoder(nn.Module):
+    """f0 and loudness [batch, n_frames, 1] each → raw synth controls.
+
+    Args:
+        config: the model's config.
+    """
+
+    def __init__(self, config: DDSPConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.f0_stack = fc_stack(1, config.ch, config.layers_per_stack)
+        self.ld_stack = fc_stack(1, config.ch, config.layers_per_stack)
+        self.rnn = nn.GRU(2 * config.ch, config.rnn_channels, batch_first=True)
+        self.out_stack = fc_stack(2 * config.ch + config.rnn_channels, config.ch,
+                                  config.layers_per_stack)
+        self.splits = (1, config.n_harmonics, config.n_noise_bands)
+        self.dense_out = nn.Linear(config.ch, sum(self.splits))
+
+    def forward(
+        self, f0_scaled: torch.Tensor, ld_scaled: torch.Tensor,
+        state: torch.Tensor | None = None,
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Raw controls and the GRU state.
+
+        Args:
+            f0_scaled: [batch, n_frames, 1].
+            ld_scaled: [batch, n_frames, 1].
+            state: GRU state [1, batch, rnn_channels] from the previous chunk, or None.
+
+        Returns:
+            ``({"amplitudes", "harmonic_distribution", "noise_magnitudes"}, state)``.
+        """
+        stacks = [self.ld_stack(ld_scaled), self.f0_stack(f0_scaled)]
+        x = torch.cat(stacks, dim=-1)
+        rnn_out, state = self.rnn(x, state)
+        x = self.out_stack(torch.cat([rnn_out, *stacks], dim=-1))
+        amps, dist, noise = torch.split(self.dense_out(x), self.splits, dim=-1)
+        return {"amplitudes": amps, "harmonic_distribution": dist, "noise_magnitudes": noise}, state
+
+
+def scale_inputs(f0_hz: torch.Tensor, loudness_db: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``F0LoudnessPreprocessor``: [batch, n_frames] Hz and dB → scaled [batch, n_frames, 1]."""
+    f0_scaled = hz_to_midi(f0_hz) / F0_RANGE_MIDI
+    ld_scaled = loudness_db / LOUDNESS_RANGE_DB + 1.0
+    return f0_scaled[..., None], ld_scaled[..., None]
+
+
+class DDSPModel(nn.Module):
+    """The solo-instrument autoencoder without encoder: features in, audio out.
+
+    Args:
+        config: hyper-parameters.
+    """
+
+    def __init__(self, config: DDSPConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.decoder = RnnFcDecoder(config)
+        self.harmonic = Harmonic(sample_rate=config.sample_rate)
+        self.noise = FilteredNoise()
+        self.reverb = Reverb(reverb_length=config.reverb_length) if config.reverb else None
+
+    def controls(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor,
+                 state: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Scaled synth controls for f0 and loudness [batch, n_frames]."""
+        raw, state = self.decoder(*scale_inputs(f0_hz, loudness_db), state)
+        harmonic = self.harmonic.get_controls(raw["amplitudes"], raw["harmonic_distribution"],
+                                              f0_hz[..., None])
+        noise = self.noise.get_controls(raw["noise_magnitudes"])
+        return {**harmonic, "noise_magnitudes": noise["magnitudes"]}, state
+
+    def forward(
+        self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, *,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Audio [batch, n_frames · hop_length] from f0 (Hz) and loudness (dB) [batch, n_frames]."""
+        n_samples = f0_hz.shape[-1] * self.config.hop_length
+        c, _ = self.controls(f0_hz, loudness_db)
+        harmonic, _ = self.harmonic.get_signal(c["amplitudes"], c["harmonic_distribution"],
+                                               c["f0_hz"], n_samples=n_samples)
+        noise = self.noise.get_signal(c["noise_magnitudes"], n_samples=n_samples,
+                                      generator=generator)
+        audio = harmonic + noise
+        if self.reverb is not None:
+            audio = self.reverb(audio)
+        return audio
+
+
+def n_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+
+
+STATISTICS_FILE = "dataset_statistics.json"
+
+
+@dataclass
+class LoadedModel:
+    """A DDSP model ready for inference, with what auto-adjust needs.
+
+    Attributes:
+        model: the network, in eval mode.
+        statistics: dataset statistics (see :func:`dlwa.ddsp.data.dataset_statistics`),
+            or None when the checkpoint has none (auto-adjust is then skipped).
+        name: the checkpoint's name.
+        tracker: the pitch tracker the model was trained with.
+    """
+
+    model: DDSPModel
+    statistics: dict[str, Any] | None
+    name: str
+    tracker: str
+
+
+def save_model(directory: str | os.PathLike[str], model: DDSPModel, *,
+               statistics: dict[str, Any] | None, training: dict[str, Any]) -> Path:
+    """Write a dlwa checkpoint (config, weights, dataset statistics)."""
+    extras = {STATISTICS_FILE: statistics} if statistics is not None else {}
+    return save_checkpoint(directory, KIND, model.config.to_dict(),
+                           {k: v.detach().contiguous() for k, v in model.state_dict().items()},
+                           sample_rate=model.config.sample_rate, training=training,
+                           extras=extras)
+
+
+def load_model(name_or_path: str | os.PathLike[str], *,
+               base_dir: str | os.PathLike[str] | None = None) -> LoadedModel:
+    """Load a DDSP checkpoint by name (``violin`` finds ``checkpoints/ddsp_violin``) or path.
+
+    Raises:
+        CheckpointError: not found, not a DDSP checkpoint, or mismatched weights.
+    """
+    text = os.fspath(name_or_path)
+    try:
+        path = find_checkpoint(text, base_dir=base_dir, kind=KIND)
+    except CheckpointError:
+        if "/" in text or text.startswith((".", "~")):
+            raise
+        path = find_checkpoint(f"ddsp_{text}", base_dir=base_dir, kind=KIND)
+    config = DDSPConfig.from_dict(read_config(path)["config"])
+    model = DDSPModel(config)
+    checkpoint = load_checkpoint(path, expected_kind=KIND,
+                                 expected_keys=model.state_dict().keys())
+    model.load_state_dict(checkpoint.state_dict)
+    statistics = (checkpoint.read_extra(STATISTICS_FILE)
+                  if STATISTICS_FILE in checkpoint.extras else None)
+    tracker = str(checkpoint.training.get("tracker", "yin"))
+    return LoadedModel(model=model.eval(), statistics=statistics, name=checkpoint.name,
+                       tracker=tracker)
