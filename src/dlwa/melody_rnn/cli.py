@@ -1,0 +1,142 @@
+"""``dlwa train|generate|eval|import melody_rnn``: thin shells over the library.
+
+Nothing heavy is imported here at import time; each handler imports what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+MODEL = "melody_rnn"
+
+
+def register(verbs: Any) -> None:
+    """Add the melody_rnn sub-commands to ``dlwa``."""
+    train = verbs.add("train", MODEL, _train, "train MelodyRNN on MIDI files or the Essen corpus")
+    train.add_argument("data", help="folder of MIDI files, or 'essen' for the built-in corpus")
+    train.add_argument("--out", required=True, help="checkpoint directory (resumed if present)")
+    train.add_argument("--config", default="attention_rnn",
+                       choices=["basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn"])
+    train.add_argument("--layer-sizes", default="128,128", help="LSTM units per layer")
+    train.add_argument("--updates", type=int, default=2000, help="optimiser updates in total")
+    train.add_argument("--minutes", type=float, default=None,
+                       help="stop (and save) after this many minutes")
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--eval-every", type=int, default=200)
+    train.add_argument("--max-train-steps", type=int, default=256,
+                       help="cut training melodies to this many 16th-note steps")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    train.add_argument("--smoke-test", action="store_true",
+                       help="a tiny model, 2 updates: checks the data and the pipeline")
+
+    gen = verbs.add("generate", MODEL, _generate, "continue a melody from a MIDI primer")
+    gen.add_argument("--model", default="melody_rnn_attention", help="checkpoint name or path")
+    gen.add_argument("--primer", help="MIDI file whose melody is continued (default: none)")
+    gen.add_argument("--bars", type=float, default=8.0, help="bars (4/4) to add after the primer")
+    gen.add_argument("--temperature", type=float, default=1.0)
+    gen.add_argument("--beam-size", type=int, default=1)
+    gen.add_argument("--branch-factor", type=int, default=1)
+    gen.add_argument("--steps-per-iteration", type=int, default=1)
+    gen.add_argument("--qpm", type=float, default=None,
+                     help="tempo; default: the primer's, else 120")
+    gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument("--out", required=True, help="MIDI file to write")
+
+    ev = verbs.add("eval", MODEL, _eval, "NLL per step and next-event accuracy on MIDI files")
+    ev.add_argument("data", help="folder of MIDI files, or 'essen' (its held-out split)")
+    ev.add_argument("--model", default="melody_rnn_attention", help="checkpoint name or path")
+    ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ev.add_argument("--baseline", action="store_true",
+                    help="also score a bigram model trained on the folder's training split")
+
+    imp = verbs.add("import", MODEL, _import, "convert a Magenta .mag bundle to a dlwa checkpoint")
+    imp.add_argument("bundle", help="the .mag generator bundle")
+    imp.add_argument("--out", required=True, help="checkpoint directory to write")
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from dlwa.melody_rnn.data import load_melodies
+    from dlwa.melody_rnn.model import get_config
+    from dlwa.melody_rnn.train import TrainOptions, train
+
+    torch.set_num_threads(args.threads)
+    sizes = tuple(int(n) for n in str(args.layer_sizes).split(",") if n)
+    options = TrainOptions(n_updates=args.updates, max_minutes=args.minutes,
+                           batch_size=args.batch_size, eval_every=args.eval_every,
+                           seed=args.seed, max_train_steps=args.max_train_steps)
+    if args.smoke_test:
+        sizes = (8,)
+        options = TrainOptions(n_updates=2, batch_size=4, eval_every=2, seed=args.seed,
+                               max_train_steps=64)
+    config = get_config(args.config, layer_sizes=sizes)
+    print(f"reading melodies from {args.data} ...", flush=True)
+    train_set, validation = load_melodies(args.data, min_note=config.min_note,
+                                          max_note=config.max_note,
+                                          transpose_to_key=config.transpose_to_key)
+    print(f"{len(train_set)} training melodies ({train_set.n_steps} steps), "
+          f"{len(validation)} held out ({validation.n_steps} steps)", flush=True)
+    metrics = train(train_set.melodies, validation.melodies, config=config, out=Path(args.out),
+                    options=options, data_description=str(args.data),
+                    log=lambda line: print(line, flush=True))
+    if metrics is not None:
+        print(f"held-out nll {metrics.nll:.4f} accuracy {metrics.accuracy:.4f}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from dlwa.melody_rnn.generate import GenerateOptions, generate_midi, load_generator
+
+    generator = load_generator(args.model)
+    options = GenerateOptions(temperature=args.temperature, beam_size=args.beam_size,
+                              branch_factor=args.branch_factor,
+                              steps_per_iteration=args.steps_per_iteration, seed=args.seed)
+    answer = generate_midi(generator, primer=Path(args.primer) if args.primer else None,
+                           bars=args.bars, qpm=args.qpm, options=options, out=Path(args.out))
+    print(f"wrote {args.out}: {len(answer.notes)} new notes at {answer.qpm:g} qpm")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from dlwa.melody_rnn.data import ESSEN, load_melodies
+    from dlwa.melody_rnn.generate import load_generator
+    from dlwa.melody_rnn.train import bigram_baseline, evaluate
+
+    generator = load_generator(args.model)
+    config = generator.model.config
+    train_set, validation = load_melodies(args.data, min_note=config.min_note,
+                                          max_note=config.max_note,
+                                          transpose_to_key=config.transpose_to_key)
+    # On the built-in corpus only the held-out split is fair; a user's folder is all test.
+    test = validation if str(args.data) == ESSEN else type(train_set)(
+        train_set.melodies + validation.melodies, train_set.sources + validation.sources)
+    metrics = evaluate(generator.model, test.melodies)
+    result: dict[str, Any] = {"model": generator.name, "data": str(args.data),
+                              "n_melodies": len(test), **metrics.to_dict()}
+    if args.baseline:
+        result["bigram"] = bigram_baseline(train_set.melodies, test.melodies,
+                                           min_note=config.min_note,
+                                           max_note=config.max_note).to_dict()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{generator.name} on {args.data} ({len(test)} melodies, {metrics.n_steps} steps): "
+              f"nll {metrics.nll:.4f} per step, accuracy {metrics.accuracy:.4f}")
+        if args.baseline:
+            print(f"bigram baseline: nll {result['bigram']['nll']:.4f}, "
+                  f"accuracy {result['bigram']['accuracy']:.4f}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from dlwa.melody_rnn.convert import import_bundle
+
+    out = import_bundle(Path(args.bundle), Path(args.out))
+    print(f"wrote {out}")
+    return 0
