@@ -5,6 +5,8 @@
 # torchaudio has no build for torch 2.13: its CUDA wheel is installed and its compiled
 # extension removed, which leaves the pure-Python Spectrogram/MelSpectrogram/resample
 # that RAVE uses. See ../docs/decisions.md.
+# Still open (the RAVE issue): acids-rave's pqmf.py imports scipy.signal.kaiser, removed in
+# scipy 1.13, so `import rave` needs a small compatibility shim that dlwa.rave will provide.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
