@@ -87,6 +87,7 @@ PyObject* host_import(Host* h, const std::string& module, bool reload_module) {
     PyObject* existing = PyDict_GetItemString(modules, name.c_str());
     PyObject* mod = (reload_module && existing) ? PyImport_ReloadModule(existing)
                                                 : PyImport_ImportModule(name.c_str());
+    exit_guard_arm(true);  // after the libraries this import loaded
     if (!mod) {
         report_exception(("pyext: could not import module '" + name + "'").c_str());
         return nullptr;

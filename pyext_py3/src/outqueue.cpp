@@ -5,7 +5,6 @@
 // while waiting for Pd, and never while delivering.
 #include "pyext.hpp"
 
-#include <cstdlib>
 
 namespace {
 
@@ -61,8 +60,10 @@ void deliver(OutItem& it) {
     }
 }
 
+}  // namespace
+
 // At exit (pd quit), print the console lines still queued, so no traceback is lost.
-void flush_posts_at_exit() {
+void outqueue_flush_posts() {
     if (!g_q->m.try_lock()) return;
     std::deque<OutItem> batch;
     batch.swap(g_q->items);
@@ -70,6 +71,8 @@ void flush_posts_at_exit() {
     for (OutItem& it : batch)
         if (it.kind == OutItem::POST) deliver(it);
 }
+
+namespace {
 
 void tick(void*) {
     outqueue_drain();
@@ -85,7 +88,7 @@ void outqueue_init() {
     g_owner = (t_pd*)pd_new(g_owner_class);
     g_q->clock = clock_new(g_owner, (t_method)tick);
     clock_delay(g_q->clock, 0.0);
-    atexit(flush_posts_at_exit);
+    exit_guard_arm(true);
 }
 
 void outqueue_drain() {

@@ -39,6 +39,9 @@ struct Gil {
 // also for SystemExit.
 void report_exception(const char* where);
 
+// Register (again) the exit guard of exitguard.cpp; rate-limited unless force.
+void exit_guard_arm(bool force);
+
 // ---------------------------------------------------------------- console (console.cpp)
 // Post a line to the Pd console from any thread (level 0 = normal, 1 = error).
 void console_post(const std::string& text, int level = 0);

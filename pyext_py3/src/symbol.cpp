@@ -6,7 +6,9 @@
 #include <unordered_map>
 
 static PyObject* g_symbol_type = nullptr;
-static std::unordered_map<const t_symbol*, PyObject*> g_cache;  // guarded by the GIL
+// Heap-allocated and never destroyed: no static destructor may run at exit while
+// worker threads still use it.
+static auto& g_cache = *new std::unordered_map<const t_symbol*, PyObject*>();  // GIL
 
 bool symbol_init(PyObject* module) {
     g_symbol_type = PyObject_GetAttrString(module, "Symbol");

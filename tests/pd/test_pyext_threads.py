@@ -103,3 +103,38 @@ def test_quit_with_python_threads_running(run):
     r = run(p, batch=False, timeout_s=20)
     assert not r.timed_out and r.returncode == 0, r.output
     assert "THREAD STARTED" in r.lines
+
+
+def test_stop_sets_shouldexit_and_waits(run):
+    p = Patch()
+    obj = p.obj("pyext threads Slow 1 @detach 1")
+    d1, d2 = p.obj("delay 200"), p.obj("delay 400")
+    stop, again, q = p.msg("stop 3000"), p.msg("bang"), p.msg("\\; pd quit")
+    p.connect(d1, 0, stop, 0)
+    p.connect(stop, 0, obj, 0)
+    p.connect(d2, 0, again, 0)
+    p.connect(again, 0, obj, 1)
+    d3 = p.obj("delay 600")
+    stop2 = p.msg("stop 3000")
+    p.connect(d3, 0, stop2, 0)
+    p.connect(stop2, 0, obj, 0)
+    p.connect(stop2, 0, q, 0)
+    p.sequence(("bang", obj, 1), ("bang", d1, 0), ("bang", d2, 0), ("bang", d3, 0))
+    r = run(p, batch=False, timeout_s=30).check()
+    # stop ended the first call; _shouldexit was reset, so the second call ran (and stopped)
+    assert [l for l in r.lines if l in ("START", "SAW SHOULDEXIT", "FINISHED")] == [
+        "START", "SAW SHOULDEXIT", "START", "SAW SHOULDEXIT"]
+    assert "still running after stop" not in r.output
+
+
+def test_detach_2_calls_overlap(run):
+    p = Patch()
+    obj = p.obj("pyext threads Overlap @detach 2")
+    d = p.obj("delay 1000")
+    q = p.msg("\\; pd quit")
+    p.connect(d, 0, q, 0)
+    p.sequence(("bang", obj, 1), ("bang", obj, 1), ("bang", d, 0))
+    r = run(p, batch=False, timeout_s=30).check()
+    events = [l for l in r.lines if l.startswith(("BEGIN", "END"))]
+    assert sorted(events) == ["BEGIN 1", "BEGIN 2", "END 1", "END 2"]
+    assert events[:2] == ["BEGIN 1", "BEGIN 2"] or events[:2] == ["BEGIN 2", "BEGIN 1"]

@@ -85,3 +85,19 @@ class Forever(pyext._class):
 
         threading.Thread(target=spin).start()
         print("THREAD STARTED")
+
+
+class Overlap(pyext._class):
+    """bang: sleep 0.3 s between two prints; with @detach 2 calls overlap."""
+
+    _inlets = 1
+
+    def __init__(self):
+        self.calls = 0
+
+    def bang_1(self):
+        self.calls += 1
+        n = self.calls
+        print("BEGIN", n)
+        time.sleep(0.3)
+        print("END", n)
