@@ -169,9 +169,8 @@ def fft_convolve(
     """Convolve audio with one fixed or one per-frame impulse response, through the FFT.
 
     With per-frame responses the audio is cut into ``n_frames`` blocks of
-    ``n_samples / n_frames`` samples (frame ``k`` starting at its centre sample minus half
-    a block), each block is convolved with its frame's response, and the results are
-    overlap-added. The output is cropped to ``n_samples`` starting ``delay_compensation``
+    ``n_samples / n_frames`` samples (block ``k`` starts at sample ``k · hop``, as in DDSP),
+    each block is convolved with its frame's response, and the results are overlap-added. The output is cropped to ``n_samples`` starting ``delay_compensation``
     samples into the full convolution (the filters' delay).
 
     Args:
@@ -203,18 +202,14 @@ def fft_convolve(
             f"e.g. {n_frames * (n_samples // n_frames)}"
         )
     hop = n_samples // n_frames
-    # Blocks centred on frame centres: shift the audio by half a block.
-    shift = hop // 2
-    padded = F.pad(audio, (shift, hop - shift))[:, :n_samples]
-    blocks = padded.reshape(batch, n_frames, hop)
+    blocks = audio.reshape(batch, n_frames, hop)
     n_fft = 1 << (hop + ir_size - 2).bit_length()
     spectrum = torch.fft.rfft(blocks, n_fft) * torch.fft.rfft(impulse_response, n_fft)
     pieces = torch.fft.irfft(spectrum, n_fft)  # [batch, n_frames, n_fft]
     total = (n_frames - 1) * hop + n_fft
     out = F.fold(pieces.transpose(1, 2), output_size=(1, total), kernel_size=(1, n_fft),
                  stride=(1, hop)).view(batch, total)
-    start = delay_compensation + shift
-    out = out[:, start:start + n_samples]
+    out = out[:, delay_compensation:delay_compensation + n_samples]
     return F.pad(out, (0, n_samples - out.shape[-1]))
 
 
