@@ -193,6 +193,8 @@ bool host_control(Host* h, t_symbol* sel, int argc, t_atom* argv) {
     if (!interp_ok()) return false;
     if (!strcmp(s, "reload") || !strcmp(s, "reload.")) {
         do_reload(h, s[6] == '.', argc, argv);
+    } else if (!strcmp(s, "args")) {  // @args: new constructor arguments, then reload
+        do_reload(h, false, argc, argv);
     } else if (!strcmp(s, "dir")) {
         Gil gil;
         if (h->module) out_names(h, "dir", h->module);
