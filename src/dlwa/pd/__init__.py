@@ -7,10 +7,14 @@ run on our external's ``pyext`` module; elsewhere on the headless stand-in
 
 Objects:
     tone: renders decaying harmonic tones into arrays (the bridge demo).
+    melody_rnn: AI Duet, answers a played phrase with a MelodyRNN continuation.
+    timbre_transfer: DDSP timbre transfer from one array into another.
 """
 
 from dlwa.pd._host import IN_PD
 from dlwa.pd.base import PdObject
+from dlwa.pd.melody_rnn import melody_rnn
+from dlwa.pd.timbre_transfer import timbre_transfer
 from dlwa.pd.tone import tone
 
-__all__ = ["IN_PD", "PdObject", "tone"]
+__all__ = ["IN_PD", "PdObject", "timbre_transfer", "tone"]

@@ -1,0 +1,147 @@
+"""Headless tests of [pyext. dlwa.pd timbre_transfer] through the pyext stand-in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ddsp_helpers import melody
+
+from dlwa import checkpoints
+from dlwa.ddsp import features as feats
+from dlwa.pd import standin, timbre_transfer
+
+PD_SR = 48000
+
+
+@pytest.fixture(autouse=True)
+def host(monkeypatch: pytest.MonkeyPatch, tiny_checkpoint: Path):
+    standin.reset()
+    standin.set_samplerate(PD_SR)
+    monkeypatch.setenv(checkpoints.ENV_CHECKPOINTS, str(tiny_checkpoint.parent))
+    standin.make_array("in", PD_SR, melody(1.0, sample_rate=PD_SR))
+    standin.make_array("out", 10)
+    standin.make_array("silent", 4800)
+    t = np.arange(PD_SR) / PD_SR
+    standin.make_array("sine", PD_SR, 0.5 * np.sin(2 * np.pi * 220 * t))
+    yield
+    standin.reset()
+
+
+@pytest.fixture
+def obj(tmp_path: Path):
+    return standin.create(timbre_transfer, canvas_dir=tmp_path)
+
+
+def say(o, text: str) -> list[str]:
+    standin.send_message(o, 1, text)
+    return standin.outputs(o)
+
+
+def out_f0(sample_rate: int = 16000) -> float:
+    f0, conf = feats.yin(standin.array("out").astype(np.float32), sample_rate=sample_rate)
+    return float(np.median(f0[conf > 0.5]))
+
+
+def test_load_by_name_and_missing_model(obj) -> None:
+    assert say(obj, "load tiny") == ["loaded ddsp_tiny"]
+    reply = say(obj, "load tuba")
+    assert reply[0].startswith("error no checkpoint named") and "ddsp_tiny" in reply[0]
+
+
+def test_run_writes_the_output_array(obj) -> None:
+    replies = say(obj, "run tiny in out")
+    assert replies[-1] == "transferred 16000"  # 1 s at the model's 16 kHz
+    assert any(r.startswith("progress") for r in replies)
+    out = standin.array("out")
+    assert len(out) == 16000 and np.abs(out).max() == pytest.approx(0.9, abs=1e-4)
+    assert standin.is_dirty("out")
+
+
+def test_run_arguments_in_the_course_order(obj) -> None:
+    # f0 shift, threshold, dB shift, in rate, out rate, adjust, quiet, autotune
+    assert say(obj, "run tiny sine out 0 0 0 48000 32000 0 0 0")[-1] == "transferred 32000"
+    base = out_f0(32000)
+    assert say(obj, "run tiny sine out 1 0 0 48000 32000 0 0 0")[-1] == "transferred 32000"
+    assert out_f0(32000) / base == pytest.approx(2.0, rel=0.05)
+    reply = say(obj, "run tiny in out 0 0 0 48000 32000 0 0 0 7")
+    assert reply[-1].startswith("error run takes at most 8 parameters")
+
+
+def test_in_sample_rate_is_the_arrays_rate(obj) -> None:
+    # The same samples declared at 24 kHz last twice as long.
+    assert say(obj, "in_sample_rate 24000") == ["done in_sample_rate 24000"]
+    assert say(obj, "run tiny in out")[-1] == "transferred 32000"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("f0_octave_shift -1", "done f0_octave_shift -1"),
+    ("f0_confidence_threshold 0.3", "done f0_confidence_threshold 0.3"),
+    ("loudness_db_shift 6", "done loudness_db_shift 6"),
+    ("out_sample_rate 22050", "done out_sample_rate 22050"),
+    ("adjust 0", "done adjust 0"),
+    ("quiet 40", "done quiet 40"),
+    ("autotune 0.5", "done autotune 0.5"),
+    ("tracker yin", "done tracker yin"),
+])
+def test_parameter_messages(obj, text: str, expected: str) -> None:
+    assert say(obj, text) == [expected]
+    name, value = text.split()
+    assert f"{name} {value}" in say(obj, "status")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("f0_confidence_threshold 2", "f0_confidence_threshold must be a number between 0 and 1"),
+    ("autotune -1", "autotune must be a number between 0 and 1"),
+    ("in_sample_rate 10", "in_sample_rate must be 0 or at least 1000 Hz"),
+    ("out_sample_rate abc", "out_sample_rate must be a number"),
+    ("tracker pesto", "tracker must be one of yin"),
+    ("quiet", "usage: quiet"),
+])
+def test_bad_parameters_are_refused(obj, text: str, fragment: str) -> None:
+    reply = say(obj, text)
+    assert len(reply) == 1 and reply[0].startswith("error") and fragment in reply[0]
+
+
+def test_parameters_set_by_message_change_the_result(obj) -> None:
+    say(obj, "adjust 0")
+    say(obj, "run tiny sine out")
+    base = out_f0()
+    say(obj, "f0_octave_shift 1")
+    say(obj, "run tiny sine out")
+    assert out_f0() / base == pytest.approx(2.0, rel=0.05)
+    say(obj, "out_sample_rate 32000")
+    assert say(obj, "run tiny in out")[-1] == "transferred 32000"
+
+
+def test_bad_input_gives_clear_errors(obj) -> None:
+    assert say(obj, "run tiny silent out")[-1].startswith("error audio is silent")
+    assert say(obj, "run tiny nothere out")[-1] == (
+        "error no array named 'nothere': add [array define nothere]")
+    assert say(obj, "run tiny in nothere")[-1] == (
+        "error no array named 'nothere': add [array define nothere]")
+    assert say(obj, "run tuba in out")[-1].startswith("error no checkpoint named")
+    reply = say(obj, "run tiny in out 0 0 0 100")
+    assert reply[-1] == "error in_sample_rate must be at least 1000 Hz: got 100"
+    assert say(obj, "run tiny in out")[-1] == "transferred 16000"  # still works
+
+
+def test_normalize(obj) -> None:
+    assert say(obj, "normalize in 0.5") == ["normalized"]
+    assert np.abs(standin.array("in")).max() == pytest.approx(0.5, abs=1e-6)
+    assert say(obj, "normalize in") == ["normalized"]
+    assert np.abs(standin.array("in")).max() == pytest.approx(0.9, abs=1e-6)
+    assert say(obj, "normalize silent")[-1] == "error array 'silent' is silent: nothing to normalize"
+    assert say(obj, "normalize in 3")[-1].startswith("error peak must be a number between 0 and 1")
+
+
+def test_status_and_help(obj) -> None:
+    say(obj, "load tiny")
+    status = say(obj, "status")
+    assert "model ddsp_tiny" in status and "adjust 1" in status and "quiet 20" in status
+    usages = " ".join(say(obj, "help"))
+    for name in ("load", "run", "normalize", "f0_octave_shift", "f0_confidence_threshold",
+                 "loudness_db_shift", "in_sample_rate", "out_sample_rate", "adjust", "quiet",
+                 "autotune", "tracker", "unload", "status"):
+        assert f"usage {name}" in usages
