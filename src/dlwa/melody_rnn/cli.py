@@ -30,6 +30,8 @@ def register(verbs: Any) -> None:
                        help="cut training melodies to this many 16th-note steps")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    train.add_argument("--cache-dir", default=None,
+                       help="where extracted melodies are cached (default ~/.cache/dlwa/melody_rnn)")
     train.add_argument("--smoke-test", action="store_true",
                        help="a tiny model, 2 updates: checks the data and the pipeline")
 
@@ -50,6 +52,7 @@ def register(verbs: Any) -> None:
     ev.add_argument("data", help="folder of MIDI files, or 'essen' (its held-out split)")
     ev.add_argument("--model", default="melody_rnn_attention", help="checkpoint name or path")
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ev.add_argument("--cache-dir", default=None, help="melody cache (as for train)")
     ev.add_argument("--baseline", action="store_true",
                     help="also score a bigram model trained on the folder's training split")
 
@@ -78,7 +81,8 @@ def _train(args: argparse.Namespace) -> int:
     print(f"reading melodies from {args.data} ...", flush=True)
     train_set, validation = load_melodies(args.data, min_note=config.min_note,
                                           max_note=config.max_note,
-                                          transpose_to_key=config.transpose_to_key)
+                                          transpose_to_key=config.transpose_to_key,
+                                          cache_dir=_path(args.cache_dir))
     print(f"{len(train_set)} training melodies ({train_set.n_steps} steps), "
           f"{len(validation)} held out ({validation.n_steps} steps)", flush=True)
     metrics = train(train_set.melodies, validation.melodies, config=config, out=Path(args.out),
@@ -112,7 +116,8 @@ def _eval(args: argparse.Namespace) -> int:
     config = generator.model.config
     train_set, validation = load_melodies(args.data, min_note=config.min_note,
                                           max_note=config.max_note,
-                                          transpose_to_key=config.transpose_to_key)
+                                          transpose_to_key=config.transpose_to_key,
+                                          cache_dir=_path(args.cache_dir))
     # On the built-in corpus only the held-out split is fair; a user's folder is all test.
     test = validation if str(args.data) == ESSEN else type(train_set)(
         train_set.melodies + validation.melodies, train_set.sources + validation.sources)
@@ -132,6 +137,10 @@ def _eval(args: argparse.Namespace) -> int:
             print(f"bigram baseline: nll {result['bigram']['nll']:.4f}, "
                   f"accuracy {result['bigram']['accuracy']:.4f}")
     return 0
+
+
+def _path(text: str | None) -> Path | None:
+    return Path(text) if text else None
 
 
 def _import(args: argparse.Namespace) -> int:
