@@ -17,4 +17,4 @@ from dlwa.pd.melody_rnn import melody_rnn
 from dlwa.pd.timbre_transfer import timbre_transfer
 from dlwa.pd.tone import tone
 
-__all__ = ["IN_PD", "PdObject", "timbre_transfer", "tone"]
+__all__ = ["IN_PD", "PdObject", "melody_rnn", "timbre_transfer", "tone"]
