@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-BENCHMARK_MODULES: tuple[str, ...] = ("dlwa.benchmarks.pyext",)
+BENCHMARK_MODULES: tuple[str, ...] = ("dlwa.benchmarks.pyext", "dlwa.benchmarks.melody_rnn")
 
 
 @dataclass

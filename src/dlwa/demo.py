@@ -41,6 +41,8 @@ class Rendered:
 DEMOS: tuple[Demo, ...] = (
     Demo("bridge_demo", "bridge_demo.pd", 2.55,
          description="[tone] renders a four-note melody into arrays, the patch plays it"),
+    Demo("ai_duet", "ai_duet.pd", 5.5, send=("ai_duet-demo bang",),
+         description="a seven-note phrase; attention_rnn answers it after 600 ms of silence"),
 )
 
 

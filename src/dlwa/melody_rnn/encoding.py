@@ -173,7 +173,27 @@ class LookbackEncoding:
         return out
 
     def input_at(self, events: np.ndarray) -> np.ndarray:
-        return self.inputs(events, start=len(events) - 1)[0]
+        """The input for the last position only (constant time)."""
+        history = np.asarray(events)
+        position = len(history) - 1
+        n_one_hot = self.one_hot.num_classes
+        out = np.zeros(self.input_size, dtype=np.float32)
+        code = self.one_hot.encode(history[position:])[0]
+        out[code] = 1.0
+        offset = n_one_hot
+        for d in self.lookback_distances:
+            back = position - d + 1
+            look = self.one_hot.encode(history[back:back + 1])[0] if back >= 0 else 0
+            out[offset + look] = 1.0
+            offset += n_one_hot
+        n = position + 1
+        for i in range(self.binary_counter_bits):
+            out[offset + i] = 1.0 if (n >> i) & 1 else -1.0
+        offset += self.binary_counter_bits
+        for i, d in enumerate(self.lookback_distances):
+            if position >= d and history[position] == history[position - d]:
+                out[offset + i] = 1.0
+        return out
 
     def labels(self, events: np.ndarray) -> np.ndarray:
         events = as_events(events)

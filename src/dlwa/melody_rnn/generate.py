@@ -238,6 +238,9 @@ def beam_search(model: MelodyRnn, primer: np.ndarray, n_steps: int, options: Gen
     index = np.zeros(options.beam_size, dtype=np.int64)
     beam = _Beam([list(primer)] * options.beam_size, np.zeros(options.beam_size),
                  state.take(index), logits[index])
+    if options.beam_size == 1 and options.branch_factor == 1:  # plain sampling
+        beam = beam.advance(stepper, encoding, n_steps, options.temperature, rng)
+        return np.asarray(beam.sequences[0], dtype=np.int64), float(beam.scores[0])
     first = (n_steps - 1) % options.steps_per_iteration + 1
     beam = beam.advance(stepper, encoding, first, options.temperature, rng)
     for _ in range((n_steps - first) // options.steps_per_iteration):

@@ -21,15 +21,14 @@ import numpy as np
 from dlwa.melody_rnn.model import AttentionLstm, MelodyRnn
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)
-
-
 def _lstm(gates: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """PyTorch's gate layout i, f, g, o → new (h, c)."""
-    i, f, g, o = np.split(gates, 4, axis=1)
-    c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-    return _sigmoid(o) * np.tanh(c), c
+    """PyTorch's gate layout i, f, g, o → new (h, c); sigmoid as 0.5 tanh(x/2) + 0.5."""
+    units = c.shape[1]
+    s = np.tanh(0.5 * gates)
+    s *= 0.5
+    s += 0.5
+    c = s[:, units:2 * units] * c + s[:, :units] * np.tanh(gates[:, 2 * units:3 * units])
+    return s[:, 3 * units:] * np.tanh(c), c
 
 
 @dataclass
