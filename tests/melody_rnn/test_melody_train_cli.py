@@ -101,3 +101,16 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["train", "melody_rnn", str(tmp_path / "missing"), "--out",
                  str(tmp_path / "o"), "--smoke-test"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_import_then_generate(tmp_path):
+    from pathlib import Path
+
+    bundle = Path(__file__).resolve().parents[1] / "fixtures" / "melody_rnn" / "lookback_rnn.mag"
+    out = tmp_path / "imported"
+    assert main(["import", "melody_rnn", str(bundle), "--out", str(out)]) == 0
+    assert checkpoints.read_config(out)["config"]["name"] == "lookback_rnn"
+    midi = tmp_path / "x.mid"
+    assert main(["generate", "melody_rnn", "--model", str(out), "--bars", "1", "--seed", "0",
+                 "--out", str(midi)]) == 0
+    assert midi.is_file()

@@ -59,6 +59,8 @@ def register(verbs: Any) -> None:
     imp = verbs.add("import", MODEL, _import, "convert a Magenta .mag bundle to a dlwa checkpoint")
     imp.add_argument("bundle", help="the .mag generator bundle")
     imp.add_argument("--out", required=True, help="checkpoint directory to write")
+    imp.add_argument("--attn-length", type=int, default=None,
+                     help="attention length of an attention_rnn bundle (Magenta's default: 40)")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -146,6 +148,6 @@ def _path(text: str | None) -> Path | None:
 def _import(args: argparse.Namespace) -> int:
     from dlwa.melody_rnn.convert import import_bundle
 
-    out = import_bundle(Path(args.bundle), Path(args.out))
+    out = import_bundle(Path(args.bundle), Path(args.out), attn_length=args.attn_length)
     print(f"wrote {out}")
     return 0

@@ -181,6 +181,8 @@ def train(
             if update % 20 == 0 or update == options.n_updates:
                 rate = (update - start_update) / max(elapsed, 1e-9)
                 eta = (options.n_updates - update) / max(rate, 1e-9)
+                if options.max_minutes is not None:
+                    eta = min(eta, 60 * options.max_minutes - elapsed)
                 log(f"update {update}/{options.n_updates}  loss {loss:.4f}  "
                     f"{rate:.2f} updates/s  ETA {_duration(eta)}")
             out_of_time = options.max_minutes is not None and elapsed > 60 * options.max_minutes
