@@ -60,3 +60,15 @@ def test_bad_events_and_ranges_are_clear_errors():
         make_encoding("one_hot").inputs(np.array([60, 90]))
     with pytest.raises(ValueError, match="unknown encoding"):
         make_encoding("piano_roll")
+
+
+@pytest.mark.parametrize("name", ["one_hot", "lookback", "key"])
+def test_event_codes_agree_with_event_of(name):
+    encoding = make_encoding(name)
+    one_hot = make_encoding("one_hot")
+    for events in random_melodies(5, seed=1):
+        codes = encoding.event_codes(np.array(events))
+        assert codes.shape == (len(events), encoding.num_classes)
+        for t in range(len(events)):
+            for c in range(encoding.num_classes):
+                assert one_hot.decode(codes[t, c]) == encoding.event_of(c, events[:t + 1])

@@ -122,6 +122,10 @@ class OneHotEncoding:
     def event_of(self, index: int, events: Sequence[int]) -> int:
         return self.decode(index)
 
+    def event_codes(self, events: np.ndarray) -> np.ndarray:
+        """[n, num_classes]: the one-hot event code each class stands for at each step."""
+        return np.tile(np.arange(self.num_classes), (len(events), 1))
+
 
 @dataclass(frozen=True)
 class LookbackEncoding:
@@ -206,12 +210,31 @@ class LookbackEncoding:
         early = (np.arange(len(events)) < last) & (events == NO_EVENT)
         return np.where(early, n_one_hot + len(self.lookback_distances) - 1, labels)
 
+    def event_codes(self, events: np.ndarray) -> np.ndarray:
+        """[n, num_classes]: the one-hot event code each class stands for after step t."""
+        n_one_hot = self.one_hot.num_classes
+        fixed = np.tile(np.arange(n_one_hot), (len(events), 1))
+        return np.concatenate([fixed, _lookback_codes(events, self.one_hot,
+                                                      self.lookback_distances)], axis=1)
+
     def event_of(self, index: int, events: Sequence[int]) -> int:
         n_one_hot = self.one_hot.num_classes
         if index >= n_one_hot:
             d = self.lookback_distances[index - n_one_hot]
             return NO_EVENT if len(events) < d else int(events[-d])
         return self.one_hot.decode(index)
+
+
+def _lookback_codes(events: np.ndarray, one_hot: OneHotEncoding,
+                    distances: Sequence[int]) -> np.ndarray:
+    """[n, len(distances)]: code of the event d steps before step t + 1 (no-event if none)."""
+    codes = one_hot.encode(as_events(events))
+    positions = np.arange(len(codes)) + 1
+    out = np.zeros((len(codes), len(distances)), dtype=np.int64)
+    for i, d in enumerate(distances):
+        back = positions - d
+        out[:, i] = np.where(back >= 0, codes[np.clip(back, 0, None)], 0)
+    return out
 
 
 def _key_mask(pitch_class_counts: np.ndarray) -> np.ndarray:
@@ -365,6 +388,13 @@ class KeyEncoding:
             labels = np.where(repeats[:, i] == 1, self.note_range + N_SPECIAL + i, labels)
         early = (np.arange(len(events)) < self.lookback_distances[-1]) & (events == NO_EVENT)
         return np.where(early, self.note_range + len(self.lookback_distances) + 1, labels)
+
+    def event_codes(self, events: np.ndarray) -> np.ndarray:
+        """[n, num_classes]: the one-hot event code each class stands for after step t."""
+        one_hot = OneHotEncoding(self.min_note, self.max_note)
+        fixed = np.r_[np.arange(self.note_range) + N_SPECIAL, 0, 1]
+        return np.concatenate([np.tile(fixed, (len(events), 1)), _lookback_codes(
+            events, one_hot, self.lookback_distances)], axis=1)
 
     def event_of(self, index: int, events: Sequence[int]) -> int:
         first_lookback = self.note_range + N_SPECIAL
