@@ -25,6 +25,9 @@ Usage::
 
     python scripts/make_ddsp_data.py --out out/ddsp_data --minutes 8
     python scripts/make_ddsp_data.py --out out/ddsp_data --instruments violin flute
+    # held-out evaluation sets (other tunes: another seed) and example inputs
+    python scripts/make_ddsp_data.py --out out/ddsp_heldout --minutes 1 --seed 99 \
+        --instruments violin flute sax clarinet trumpet
 
 Same arguments, same bytes: every random choice comes from ``--seed``.
 """
@@ -61,7 +64,11 @@ INSTRUMENTS = {
     "violin": Instrument("violin", 40, 55, 96),
     "flute": Instrument("flute", 73, 60, 96),
     "sax": Instrument("sax", 65, 49, 81),  # alto sax
+    # Sources for examples and held-out inputs, not trained on:
+    "clarinet": Instrument("clarinet", 71, 50, 91),
+    "trumpet": Instrument("trumpet", 56, 52, 86),
 }
+DEFAULT_INSTRUMENTS = ("flute", "sax", "violin")
 
 
 def essen_midi_files(work: Path) -> list[Path]:
@@ -202,7 +209,7 @@ def render_instrument(inst: Instrument, midi_files: list[Path], out: Path, *,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="out/ddsp_data", help="output folder")
-    parser.add_argument("--instruments", nargs="+", default=sorted(INSTRUMENTS),
+    parser.add_argument("--instruments", nargs="+", default=list(DEFAULT_INSTRUMENTS),
                         choices=sorted(INSTRUMENTS))
     parser.add_argument("--minutes", type=float, default=8.0, help="audio per instrument")
     parser.add_argument("--seed", type=int, default=5)

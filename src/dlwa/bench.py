@@ -15,7 +15,8 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-BENCHMARK_MODULES: tuple[str, ...] = ("dlwa.benchmarks.pyext", "dlwa.benchmarks.melody_rnn")
+BENCHMARK_MODULES: tuple[str, ...] = ("dlwa.benchmarks.pyext", "dlwa.benchmarks.melody_rnn",
+                                      "dlwa.benchmarks.ddsp")
 
 
 @dataclass

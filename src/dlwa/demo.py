@@ -43,6 +43,8 @@ DEMOS: tuple[Demo, ...] = (
          description="[tone] renders a four-note melody into arrays, the patch plays it"),
     Demo("ai_duet", "ai_duet.pd", 5.5, send=("ai_duet-demo bang",),
          description="a seven-note phrase; attention_rnn answers it after 600 ms of silence"),
+    Demo("timbre_transfer", "timbre_transfer.pd", 5.2, send=("timbre_transfer-demo bang",),
+         description="DDSP: a trumpet melody transferred to the violin model, then played"),
 )
 
 

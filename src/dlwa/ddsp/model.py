@@ -223,10 +223,13 @@ def load_model(name_or_path: str | os.PathLike[str], *,
     text = os.fspath(name_or_path)
     try:
         path = find_checkpoint(text, base_dir=base_dir, kind=KIND)
-    except CheckpointError:
+    except CheckpointError as not_found:
         if "/" in text or text.startswith((".", "~")):
             raise
-        path = find_checkpoint(f"ddsp_{text}", base_dir=base_dir, kind=KIND)
+        try:
+            path = find_checkpoint(f"ddsp_{text}", base_dir=base_dir, kind=KIND)
+        except CheckpointError:
+            raise not_found from None
     config = DDSPConfig.from_dict(read_config(path)["config"])
     model = DDSPModel(config)
     checkpoint = load_checkpoint(path, expected_kind=KIND,
