@@ -142,3 +142,10 @@ def test_shipped_patch_demo_renders(pd_external: Path, tmp_path: Path) -> None:
     audio = stereo[:, 0]
     assert rate == 48000 and np.abs(audio).max() == pytest.approx(0.45, abs=0.02)
     assert np.sqrt(np.mean(audio[: 4 * rate] ** 2)) > 0.02  # plays the result at once
+
+
+@pytest.mark.parametrize("name", ["timbre_transfer.pd", "timbre_transfer-help.pd"])
+def test_patches_open_cleanly(pd_external: Path, name: str) -> None:
+    run = pd_runner.run_patch(pd_runner.PATCH_DIR / name, timeout_s=60, send=["pd quit"])
+    run.check()
+    assert [line for line in run.lines if "couldn't create" in line or "error" in line] == []

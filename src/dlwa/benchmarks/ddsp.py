@@ -2,7 +2,8 @@
 
 ``end_to_end``: :func:`dlwa.ddsp.transfer.transfer` on a 60-s melody at 44.1 kHz with the
 shipped violin model (resampling, features, auto adjust, decoder, synthesis, resampling
-back to 44.1 kHz), one torch thread, best of 3 (crepe-full: 1 run). The stages are also
+back to 44.1 kHz), one torch thread, best of 3 (crepe-full: one run on the first 10 s,
+since it takes minutes per minute of audio). The stages are also
 timed alone: the pitch tracker, the decoder (GRU + stacks), the synths and reverb.
 ``decoder_full_size``: DDSP's ``solo_instrument.gin`` sizes (GRU 512, stacks 3 × 512,
 60 harmonics, 65 bands, 48000-sample reverb) on 4 s, the configuration the ddsp package
@@ -55,19 +56,20 @@ def end_to_end() -> list[Measurement]:
     at_16k = _melody(16000)
     results = []
     for tracker in available_trackers():
-        repeats = 1 if tracker == "crepe-full" else 3
+        slow = tracker == "crepe-full"
+        repeats, duration_s = (1, 10.0) if slow else (3, DURATION_S)
+        x, x16 = audio[:int(duration_s * INPUT_RATE)], at_16k[:int(duration_s * 16000)]
         params = TransferParams(tracker=tracker)
-        seconds = _best(lambda p=params: transfer(audio, sample_rate=INPUT_RATE, model=model,
-                                                  params=p, out_sample_rate=INPUT_RATE),
-                        repeats)
-        pitch_s = _best(lambda tr=tracker: compute_f0(at_16k, sample_rate=16000, tracker=tr),
+        seconds = _best(lambda p=params, x=x: transfer(
+            x, sample_rate=INPUT_RATE, model=model, params=p, out_sample_rate=INPUT_RATE), repeats)
+        pitch_s = _best(lambda tr=tracker, x=x16: compute_f0(x, sample_rate=16000, tracker=tr),
                         repeats)
         results += [
-            Measurement(f"end-to-end real-time factor, {tracker}", DURATION_S / seconds,
-                        "x real time", f"60 s at 44.1 kHz in and out, violin model, "
+            Measurement(f"end-to-end real-time factor, {tracker}", duration_s / seconds,
+                        "x real time", f"{duration_s:g} s at 44.1 kHz in and out, violin model, "
                         f"{seconds:.2f} s, 1 thread"),
-            Measurement(f"pitch tracker alone, {tracker}", DURATION_S / pitch_s, "x real time",
-                        f"60 s at 16 kHz, {pitch_s:.2f} s"),
+            Measurement(f"pitch tracker alone, {tracker}", duration_s / pitch_s, "x real time",
+                        f"{duration_s:g} s at 16 kHz, {pitch_s:.2f} s"),
         ]
     n_frames = int(DURATION_S * model.model.config.frame_rate)
     f0 = torch.full((1, n_frames), 330.0)
