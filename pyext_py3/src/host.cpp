@@ -310,6 +310,7 @@ bool host_dispatch(Host* h, int n, t_symbol* sel, int argc, const t_atom* argv) 
                       h->class_name.c_str(), sel->s_name, n);
     }
     if (h->respond.load()) respond(h, found);
+    exit_guard_arm(false);  // after libraries a handler may have imported
     Py_XDECREF(args);
     Py_XDECREF(selsym);
     Py_XDECREF(inlet);

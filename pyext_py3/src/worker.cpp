@@ -37,7 +37,6 @@ static void worker_main(HostPtr h) {
         host_dispatch(h.get(), msg.inlet, msg.sel, (int)msg.atoms.size(), msg.atoms.data());
         ts = PyEval_SaveThread();
         call_done(h.get());
-        exit_guard_arm(false);
     }
     PyEval_RestoreThread(ts);
     host_teardown(h.get());  // the object was deleted: _del and the instance go here
@@ -66,7 +65,6 @@ void worker_spawn(const HostPtr& h, InMsg&& m) {
             host_dispatch(h.get(), m.inlet, m.sel, (int)m.atoms.size(), m.atoms.data());
         }
         call_done(h.get());
-        exit_guard_arm(false);
         if (!h->alive.load() && h->running.load() == 0) {
             Gil gil;
             host_teardown(h.get());
