@@ -72,3 +72,20 @@ def test_module_functions(run, workdir):
     assert r.printed("INFO") == [
         "sr 44100", "bs 64", "sync 1 1", f"dir {workdir}", "static 44100 64",
     ]
+
+
+def test_bundle_tocanvas_priority(run):
+    p = Patch()
+    obj = p.obj("pyext convert Extras")
+    pr = p.obj("print OUT")
+    p.connect(obj, 0, pr, 0)
+    recv = p.obj("r recv2")
+    p.connect(recv, 0, pr, 0)
+    # the sequence below adds 6 objects (loadbang, trigger, 4 message boxes)
+    n = p.count + 6
+    p.sequence(("bundle", obj, 1), (f"dyn {n}", obj, 1), ("prio", obj, 1), QUIT)
+    r = run(p).check()
+    assert r.printed("OUT") == ["first 1", "second 2", "third 3"]
+    assert "BUNDLE bundle already sent" in r.lines
+    assert r.printed("DYN") == ["5"]
+    assert "PRIORITY ok" in r.lines

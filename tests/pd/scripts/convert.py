@@ -77,3 +77,31 @@ class Info(pyext._class):
         self._outlet(1, "sync", [int(pyext._sync()), int(self._sync())])
         self._outlet(1, "dir", [self._canvas_dir])
         self._outlet(1, "static", [self._samplerate(), self._blocksize()])
+
+
+class Extras(pyext._class):
+    """Bundle, _tocanvas (dynamic patching) and _priority."""
+
+    _inlets = 1
+    _outlets = 1
+
+    def bundle_1(self):
+        b = pyext.Bundle()
+        b.append(self, 1, "first", [1])
+        b.append("recv2", "second", [2])
+        b.append(self, 1, "third", [3])
+        b.send()
+        try:
+            b.send()
+        except RuntimeError as e:
+            print("BUNDLE", e)
+
+    def dyn_1(self, n):
+        self._tocanvas("obj", 10, 400, "r", "dynrecv")
+        self._tocanvas("obj", 10, 430, "print", "DYN")
+        self._tocanvas("connect", n, 0, n + 1, 0)
+        pyext._send("dynrecv", 5)
+
+    def prio_1(self):
+        pyext._priority(0)
+        print("PRIORITY ok")
