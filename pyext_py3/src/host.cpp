@@ -203,8 +203,8 @@ void host_teardown(Host* h) {
 
 enum Call { NOT_FOUND, CALLED };
 
-static Call try_call(Host* h, const char* name, PyObject* args) {
-    PyObject* fn = PyObject_GetAttrString(h->inst, name);
+static Call try_call(Host* h, PyObject* inst, const char* name, PyObject* args) {
+    PyObject* fn = PyObject_GetAttrString(inst, name);
     if (!fn) {
         if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
             PyErr_Clear();
@@ -258,66 +258,91 @@ static void respond(Host* h, bool found) {
     }
 }
 
-bool host_dispatch(Host* h, int n, t_symbol* sel, int argc, const t_atom* argv) {
-    if (!h->inst) return false;
-    PyObject* keep = h->inst;
-    Py_INCREF(keep);
-    bool is_float = sel == &s_float && argc == 1 && argv[0].a_type == A_FLOAT;
-    bool typed = sel == &s_float || sel == &s_list || sel == &s_symbol;
-    PyObject* args = atoms_to_tuple(argc, argv);
-    PyObject* selsym = symbol_from_pd(sel);
-    PyObject* inlet = PyLong_FromLong(n);
-    PyObject* intargs = is_float ? Py_BuildValue("(L)", (long long)std::trunc(argv[0].a_w.w_float)) : nullptr;
-    PyObject* anyargs = typed ? (Py_INCREF(args), args) : prepend(selsym, nullptr, args);
-    char name[MAXPDSTRING + 32];
-    bool found = true;
-    Call c = NOT_FOUND;
+// The argument tuples of the dispatch steps, built on first use.
+struct DispatchArgs {
+    int n, argc;
+    t_symbol* sel;
+    const t_atom* argv;
+    bool is_float, typed;
+    PyObject *args = nullptr, *intargs = nullptr, *anyargs = nullptr, *inlet = nullptr, *selsym = nullptr;
 
-    snprintf(name, sizeof(name), "%s_%d", sel->s_name, n);
-    c = try_call(h, name, args);
-    if (c == NOT_FOUND && is_float) {
-        snprintf(name, sizeof(name), "int_%d", n);
-        c = try_call(h, name, intargs);
+    DispatchArgs(int n_, t_symbol* s, int c, const t_atom* v)
+        : n(n_), argc(c), sel(s), argv(v),
+          is_float(s == &s_float && c == 1 && v[0].a_type == A_FLOAT),
+          typed(s == &s_float || s == &s_list || s == &s_symbol) {
+        args = atoms_to_tuple(argc, argv);
+        selsym = symbol_from_pd(sel);
+        inlet = PyLong_FromLong(n);
     }
-    if (c == NOT_FOUND) {
-        snprintf(name, sizeof(name), "_anything_%d", n);
-        c = try_call(h, name, anyargs);
+    ~DispatchArgs() {
+        Py_XDECREF(args);
+        Py_XDECREF(intargs);
+        Py_XDECREF(anyargs);
+        Py_XDECREF(inlet);
+        Py_XDECREF(selsym);
     }
-    if (c == NOT_FOUND) {
-        snprintf(name, sizeof(name), "%s_", sel->s_name);
-        PyObject* a = prepend(inlet, nullptr, args);
-        c = try_call(h, name, a);
-        Py_DECREF(a);
+    bool ok() const { return args && selsym && inlet; }
+    PyObject* as_int() {  // (trunc(x),)
+        if (!intargs) intargs = Py_BuildValue("(L)", (long long)std::trunc(argv[0].a_w.w_float));
+        return intargs;
     }
-    if (c == NOT_FOUND && is_float) c = try_call(h, "int_", intargs);  // no inlet: compatibility
-    if (c == NOT_FOUND) {
-        PyObject* a;
+    PyObject* as_anything() {  // (Symbol(sel), *a) for anything messages, (*a) otherwise
+        if (!anyargs) anyargs = typed ? (Py_INCREF(args), args) : prepend(selsym, nullptr, args);
+        return anyargs;
+    }
+    PyObject* with_inlet_anything() {  // (n, *anything); plain bang: (n, 'bang', '')
         if (sel == &s_bang && argc == 0) {
             PyObject* empty = symbol_from_pd(&s_);
             PyObject* tail = PyTuple_Pack(1, empty);
-            a = prepend(inlet, selsym, tail);
+            PyObject* t = prepend(inlet, selsym, tail);
             Py_DECREF(tail);
             Py_DECREF(empty);
-        } else {
-            a = prepend(inlet, nullptr, anyargs);
+            return t;
         }
-        c = try_call(h, "_anything_", a);
-        Py_DECREF(a);
+        return prepend(inlet, nullptr, as_anything());
     }
-    if (c == NOT_FOUND) {
-        found = false;
-        console_postf(1, "pyext: %s: no matching method found for '%s' into inlet %d",
-                      h->class_name.c_str(), sel->s_name, n);
+};
+
+bool host_dispatch(Host* h, int n, t_symbol* sel, int argc, const t_atom* argv) {
+    if (!h->inst) return false;
+    PyObject* keep = h->inst;  // a reload may replace h->inst while we run
+    Py_INCREF(keep);
+    DispatchArgs d(n, sel, argc, argv);
+    char name[MAXPDSTRING + 32];
+    Call c = NOT_FOUND;
+    if (d.ok()) {
+        snprintf(name, sizeof(name), "%s_%d", sel->s_name, n);  // 1. sel_n(*a)
+        c = try_call(h, keep, name, d.args);
+        if (c == NOT_FOUND && d.is_float) {                     // 2. int_n(trunc(x))
+            snprintf(name, sizeof(name), "int_%d", n);
+            c = try_call(h, keep, name, d.as_int());
+        }
+        if (c == NOT_FOUND) {                                    // 3. _anything_n(...)
+            snprintf(name, sizeof(name), "_anything_%d", n);
+            c = try_call(h, keep, name, d.as_anything());
+        }
+        if (c == NOT_FOUND) {                                    // 4. sel_(n, *a)
+            snprintf(name, sizeof(name), "%s_", sel->s_name);
+            PyObject* a = prepend(d.inlet, nullptr, d.args);
+            c = try_call(h, keep, name, a);
+            Py_DECREF(a);
+        }
+        if (c == NOT_FOUND && d.is_float) c = try_call(h, keep, "int_", d.as_int());  // 5. no inlet
+        if (c == NOT_FOUND) {                                    // 6. _anything_(n, ...)
+            PyObject* a = d.with_inlet_anything();
+            c = try_call(h, keep, "_anything_", a);
+            Py_DECREF(a);
+        }
+        if (c == NOT_FOUND)                                      // 7.
+            console_postf(1, "pyext: %s: no matching method found for '%s' into inlet %d",
+                          h->class_name.c_str(), sel->s_name, n);
+    } else {
+        report_exception("pyext: could not convert the message");
     }
-    if (h->respond.load()) respond(h, found);
+    if (h->respond.load()) respond(h, c != NOT_FOUND);
     exit_guard_arm(false);  // after libraries a handler may have imported
-    Py_XDECREF(args);
-    Py_XDECREF(selsym);
-    Py_XDECREF(inlet);
-    Py_XDECREF(intargs);
-    Py_XDECREF(anyargs);
     Py_DECREF(keep);
-    return found;
+    return c != NOT_FOUND;
 }
 
 void host_message(Host* h, int inlet, t_symbol* sel, int argc, t_atom* argv) {

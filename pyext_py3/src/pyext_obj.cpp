@@ -98,50 +98,24 @@ static void pyext_free(t_pyext* x) {
     x->host = nullptr;
 }
 
-static void* pyext_new(t_symbol* s, int argc, t_atom* argv) {
-    if (!interp_ok()) {
-        pd_error(nullptr, "%s: Python is not available (see the start-up messages)", s->s_name);
-        return nullptr;
+// Import, instantiate and read the counts (GIL held). False: the box fails to create.
+static bool make_python_side(Host* h, const Parsed& p, bool signal) {
+    if (!host_load(h, false) || !host_make_instance(h)) return false;
+    h->counts_given = p.counts[0] >= 0;
+    h->n_in = h->counts_given ? p.counts[0] : host_count(h->inst, "_inlets");
+    h->n_out = h->counts_given ? p.counts[1] : host_count(h->inst, "_outlets");
+    if (signal) {
+        h->sig_in = p.counts[2] >= 0 ? p.counts[2] : host_count(h->inst, "_sigin");
+        h->sig_out = p.counts[3] >= 0 ? p.counts[3] : host_count(h->inst, "_sigout");
+        h->streaming = PyObject_HasAttrString(h->inst, "process") &&
+                       PyObject_HasAttrString(h->inst, "_chunk");
     }
-    size_t len = strlen(s->s_name);
-    bool signal = len > 0 && s->s_name[len - 1] == '~';
-    Parsed p;
-    if (!parse_args(s, argc, argv, signal, p)) return nullptr;
+    return true;
+}
 
-    t_pyext* x = (t_pyext*)pd_new(signal ? g_pyext_tilde_class : g_pyext_class);
-    x->x_f = 0;
-    x->host = new HostPtr(std::make_shared<Host>());
-    Host* h = x->host->get();
-    h->obj = &x->x_obj;
-    h->kind = signal ? "pyext~" : "pyext";
-    h->canvas = canvas_getcurrent();
-    h->canvas_dir = h->canvas ? canvas_getdir(h->canvas)->s_name : ".";
-    h->module_name = p.module;
-    h->class_name = p.cls;
-    h->args.assign(argv + p.args_begin, argv + p.args_end);
-    {
-        Gil gil;
-        bool ok = host_load(h, false) && host_make_instance(h);
-        if (ok) {
-            h->counts_given = p.counts[0] >= 0;
-            h->n_in = h->counts_given ? p.counts[0] : host_count(h->inst, "_inlets");
-            h->n_out = h->counts_given ? p.counts[1] : host_count(h->inst, "_outlets");
-            if (signal) {
-                h->sig_in = p.counts[2] >= 0 ? p.counts[2] : host_count(h->inst, "_sigin");
-                h->sig_out = p.counts[3] >= 0 ? p.counts[3] : host_count(h->inst, "_sigout");
-                h->streaming = PyObject_HasAttrString(h->inst, "process") &&
-                               PyObject_HasAttrString(h->inst, "_chunk");
-            }
-        }
-        if (!ok) {
-            x->host->get()->alive.store(false);
-            delete x->host;
-            x->host = nullptr;
-            pd_free(&x->x_obj.ob_pd);
-            return nullptr;
-        }
-    }
-    // Signal inlets first (the leftmost doubles as the control inlet), then Python inlets.
+// Signal inlets first (the leftmost doubles as the control inlet), then Python inlets;
+// signal outlets, Python outlets, and the attribute outlet rightmost.
+static void make_inlets_outlets(t_pyext* x, Host* h) {
     for (int i = 1; i < h->sig_in; i++) inlet_new(&x->x_obj, &x->x_obj.ob_pd, &s_signal, &s_signal);
     for (int i = 1; i <= h->n_in; i++) {
         t_inlet_proxy* px = (t_inlet_proxy*)pd_new(g_proxy_class);
@@ -154,6 +128,41 @@ static void* pyext_new(t_symbol* s, int argc, t_atom* argv) {
     for (int i = 0; i < h->n_out; i++) h->outlets.push_back(outlet_new(&x->x_obj, nullptr));
     h->attr_outlet = outlet_new(&x->x_obj, nullptr);
     h->outlets_ready = true;
+}
+
+static void* pyext_new(t_symbol* s, int argc, t_atom* argv) {
+    if (!interp_ok()) {
+        pd_error(nullptr, "%s: Python is not available (see the start-up messages)", s->s_name);
+        return nullptr;
+    }
+    size_t len = strlen(s->s_name);
+    bool signal = len > 0 && s->s_name[len - 1] == '~';
+    Parsed p;
+    if (!parse_args(s, argc, argv, signal, p)) return nullptr;
+
+    t_pyext* x = (t_pyext*)pd_new(signal ? g_pyext_tilde_class : g_pyext_class);
+    x->host = new HostPtr(std::make_shared<Host>());
+    Host* h = x->host->get();
+    h->obj = &x->x_obj;
+    h->kind = signal ? "pyext~" : "pyext";
+    h->canvas = canvas_getcurrent();
+    h->canvas_dir = h->canvas ? canvas_getdir(h->canvas)->s_name : ".";
+    h->module_name = p.module;
+    h->class_name = p.cls;
+    h->args.assign(argv + p.args_begin, argv + p.args_end);
+    bool ok;
+    {
+        Gil gil;
+        ok = make_python_side(h, p, signal);
+    }
+    if (!ok) {
+        h->alive.store(false);
+        delete x->host;
+        x->host = nullptr;
+        pd_free(&x->x_obj.ob_pd);
+        return nullptr;
+    }
+    make_inlets_outlets(x, h);
     host_apply_attrs(h, argc - p.attrs_begin, argv + p.attrs_begin);
     host_register(*x->host);
     call_init_hook(h);
