@@ -138,3 +138,21 @@ def test_detach_2_calls_overlap(run):
     events = [l for l in r.lines if l.startswith(("BEGIN", "END"))]
     assert sorted(events) == ["BEGIN 1", "BEGIN 2", "END 1", "END 2"]
     assert events[:2] == ["BEGIN 1", "BEGIN 2"] or events[:2] == ["BEGIN 2", "BEGIN 1"]
+
+
+def test_pd_never_waits_for_the_gil_on_detached_messages(run):
+    """While one worker holds the GIL for minutes, Pd keeps sending to detached objects and
+    quits on time; if Pd's thread took the GIL for those messages, the run would hang."""
+    p = Patch()
+    hog = p.obj("pyext threads HoldGil @detach 1")
+    other = p.obj("pyext threads Counter @detach 1")
+    d1, d2 = p.obj("delay 200"), p.obj("delay 400")
+    burst = p.msg("1 \\, 2 \\, 3 \\, finish")
+    q = p.msg("\\; pd quit")
+    p.connect(d1, 0, burst, 0)
+    p.connect(burst, 0, other, 1)
+    p.connect(d2, 0, q, 0)
+    p.sequence(("bang", hog, 1), ("bang", d1, 0), ("bang", d2, 0))
+    r = run(p, batch=False, timeout_s=30)
+    assert not r.timed_out and r.returncode == 0, r.output
+    assert "REGEX START" in r.lines and "REGEX DONE" not in r.lines

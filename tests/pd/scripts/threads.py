@@ -101,3 +101,15 @@ class Overlap(pyext._class):
         print("BEGIN", n)
         time.sleep(0.3)
         print("END", n)
+
+
+class HoldGil(pyext._class):
+    """bang: a regular expression that backtracks for minutes without releasing the GIL."""
+
+    _inlets = 1
+
+    def bang_1(self):
+        import re
+        print("REGEX START")
+        re.match(r"(a+)+$", "a" * 34 + "b")
+        print("REGEX DONE")
