@@ -146,6 +146,13 @@ void py_to_msg(PyObject* v, OutMsg& out) {
     }
     if (is_sequence(v)) {
         Py_ssize_t n = PySequence_Size(v);
+        if (n < 0 && is_number(v)) {  // unsized, e.g. a 0-d numpy array
+            PyErr_Clear();
+            out.sel = "float";
+            out.atoms.resize(1);
+            if (number_value(v, out.atoms[0].f)) return;
+            out.atoms.clear();
+        }
         if (n < 0) {
             PyErr_Clear();
             could_not_convert(v);

@@ -23,6 +23,7 @@ CASES = [
     ("np_bool", "1"),
     ("np_array", "0 1 2"),
     ("np_float_array", "0.5 -1.5"),
+    ("np_0d", "6.5"),
     ("torch_scalar", "3.5"),
     ("torch_int", "9"),
     ("array_array", "4 5"),

@@ -23,6 +23,7 @@ VALUES = {
     "np_bool": np.bool_(True),
     "np_array": np.arange(3),
     "np_float_array": np.array([0.5, -1.5], dtype=np.float32),
+    "np_0d": np.array(6.5),
     "torch_scalar": torch.tensor(3.5),
     "torch_int": torch.tensor(9),
     "array_array": array.array("i", [4, 5]),
