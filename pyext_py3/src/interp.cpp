@@ -77,7 +77,12 @@ static bool start_python() {
     return true;
 }
 
-extern "C" __attribute__((visibility("default"))) void py_setup(void) {
+#define PYEXT_EXPORT extern "C" __attribute__((visibility("default")))
+
+PYEXT_EXPORT void py_setup(void) {
+    static bool done = false;  // one binary may be reached as py, pyext or pyext~
+    if (done) return;
+    done = true;
     g_pd_thread = pthread_self();
     g_batch = detect_batch();
     outqueue_init();
@@ -93,3 +98,8 @@ extern "C" __attribute__((visibility("default"))) void py_setup(void) {
     pyext_obj_setup();
     py_obj_setup();
 }
+
+// Without -lib py, Pd's loader finds [pyext] and [pyext~] through the links
+// build/pyext.pd_linux and build/pyext~.pd_linux to this same binary.
+PYEXT_EXPORT void pyext_setup(void) { py_setup(); }
+PYEXT_EXPORT void pyext_tilde_setup(void) { py_setup(); }

@@ -164,3 +164,23 @@ def test_course_style_script_runs_unchanged(run):
     assert "no model loaded" in r.lines
     assert r.printed("COURSE") == ["loaded basic_rnn", "generated melody_out 500", "note 72 100"]
     assert r.printed("SIZE") == ["500"]
+
+
+def test_objects_load_without_lib_flag(pyext_lib, workdir):
+    """[pyext]/[pyext~] are found by Pd's loader through links to the py binary."""
+    import subprocess
+
+    from dlwa import pd_runner
+
+    p = Patch()
+    p.obj("pyext dispatch Full")
+    p.obj("pyext~ signals Identity")
+    p.obj("py .len")
+    p.sequence(QUIT)
+    path = p.write(workdir / "nolib.pd")
+    cmd = [pd_runner.find_pd(), *pd_runner.HEADLESS_FLAGS, "-batch", "-path",
+           str(pyext_lib.parent), "-open", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=workdir)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "couldn't create" not in out and "py/pyext (pyext_py3)" in out
