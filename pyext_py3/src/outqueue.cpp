@@ -5,7 +5,6 @@
 // while waiting for Pd, and never while delivering.
 #include "pyext.hpp"
 
-
 namespace {
 
 struct OutItem {
@@ -91,18 +90,17 @@ void outqueue_init() {
     exit_guard_arm(true);
 }
 
+// One batch per call: what was queued until now. Items queued meanwhile wait for the
+// next tick, so a thread that floods the queue cannot hold Pd's thread here.
 void outqueue_drain() {
     if (!g_q->pending.load(std::memory_order_acquire)) return;
-    for (;;) {
-        std::deque<OutItem> batch;
-        {
-            std::lock_guard<std::mutex> lk(g_q->m);
-            batch.swap(g_q->items);
-            g_q->pending.store(false, std::memory_order_release);
-        }
-        if (batch.empty()) return;
-        for (OutItem& it : batch) deliver(it);
+    std::deque<OutItem> batch;
+    {
+        std::lock_guard<std::mutex> lk(g_q->m);
+        batch.swap(g_q->items);
+        g_q->pending.store(false, std::memory_order_release);
     }
+    for (OutItem& it : batch) deliver(it);
 }
 
 void out_outlet(const HostPtr& host, int outlet, OutMsg&& m) {
