@@ -158,6 +158,9 @@ struct Host : std::enable_shared_from_this<Host> {
     Worker* worker = nullptr;        // heap, created on first detached message
     Stream* stream = nullptr;        // pyext~ streaming state
 
+    ~Host();  // worker.cpp: frees the worker's queue (Python references are left alone:
+              // the last owner may be any thread, with or without the GIL)
+
     bool sync() const {
         int s = sync_attr.load();
         return s < 0 ? batch_mode() : s != 0;

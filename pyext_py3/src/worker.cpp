@@ -11,6 +11,10 @@ struct Worker {
     bool quit = false;
 };
 
+// The last reference to a host is dropped after its worker loop ended (the worker holds
+// one), so the queue is no longer in use here.
+Host::~Host() { delete worker; }
+
 static void call_done(Host* h) {
     {
         std::lock_guard<std::mutex> lk(h->run_m);
