@@ -7,8 +7,9 @@
 // (float32 [sigin, chunk] -> [sigout, chunk]). The perform routine only copies samples
 // into and out of single-producer/single-consumer rings indexed by absolute sample
 // position; a worker thread calls `process` on whole chunks. Output sample n is input
-// sample n - latency, latency = 2 * chunk (the worker gets one chunk of time to compute),
-// or 1 * chunk in sync mode, where `process` runs inside perform. A chunk that is not
+// sample n - latency, latency = 2 * chunk (the worker gets one chunk of time to compute;
+// a class attribute `_latency` may change it), or 1 * chunk in sync mode, where
+// `process` runs inside perform. A chunk that is not
 // ready in time is an underrun: that block outputs zeros, the late result is dropped
 // (latency stays constant), the count goes to the attribute outlet as `underruns <n>`.
 #include "pyext.hpp"
@@ -16,6 +17,7 @@
 #include <semaphore.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -231,12 +233,18 @@ void start_stream(Host* h, Stream* s) {
     st->nin = h->sig_in;
     st->nout = h->sig_out;
     st->sync = h->sync();
+    long wanted;
     {
         Gil gil;
         st->chunk = host_count(h->inst, "_chunk");
+        wanted = host_count(h->inst, "_latency");  // optional, samples
     }
     if (st->chunk < 1) st->chunk = s->block;
-    st->latency = st->sync ? st->chunk : 2 * st->chunk;
+    // Real time: by default two chunks (the worker gets one chunk of time to compute); a
+    // class may ask for less (down to chunk + one block) or more with `_latency`.
+    st->latency = st->sync ? st->chunk
+                  : wanted > 0 ? std::max<long>(wanted, st->chunk + s->block)
+                               : 2 * st->chunk;
     uint64_t need = 2 * (uint64_t)(st->latency + st->chunk) + 4 * (uint64_t)s->block, cap = 1024;
     while (cap < need) cap <<= 1;
     st->cap = cap;

@@ -82,3 +82,14 @@ def test_streaming_two_channels(run):
     p.connect(ids["b"], 0, ids["source"], 1)
     r = run(p).check()
     assert "SINE peak 2.000 freq_ok 1" in r.lines  # channel 2 (3 kHz) came out on channel 1
+
+
+def test_streaming_latency_attribute(run):
+    p, ids = record_patch("pyext~ signals LowLatency", [("source", 0, "rec"), ("ph", 0, "src")],
+                          "blocks src rec 2304", extra=[("ph", "phasor~ 7.3")], n=19200)
+    p.connect(ids["ph"], 0, ids["source"], 0)
+    pr = p.obj("print ATTR")
+    p.connect(ids["source"], 2, pr, 0)
+    r = run(p, batch=False).check()
+    assert r.printed("ATTR")[0] == "latency 2304"
+    assert "BLOCKS good>0 1 bad 0" in r.lines

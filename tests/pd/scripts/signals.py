@@ -97,3 +97,9 @@ class Check(pyext._class):
             else:
                 bad += 1
         print("BLOCKS good>0 %d bad %d" % (good > 0, bad))
+
+
+class LowLatency(Identity):
+    """Streaming identity asking for chunk + 256 samples of latency in real time."""
+
+    _latency = 2048 + 256
