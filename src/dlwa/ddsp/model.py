@@ -2,8 +2,8 @@
 
 The decoder mirrors ``ddsp.training.decoders.RnnFcDecoder`` (``solo_instrument.gin``): one
 fully connected stack per input (Dense → LayerNorm → leaky ReLU, ``layers_per_stack``
-times), their outputs concatenated into a GRU, the GRU output concatenated with the input
-stacks into an output stack, and a final Dense split into harmonic amplitude, harmonic
+times; loudness first), their outputs concatenated into a GRU, then the stacks' outputs and
+the GRU output, in that order, into an output stack, and a final Dense split into harmonic amplitude, harmonic
 distribution and noise magnitudes. Inputs are scaled as ``F0LoudnessPreprocessor`` does:
 ``f0_scaled = midi(f0) / 127`` and ``ld_scaled = loudness_db / 120 + 1``.
 """
@@ -31,6 +31,7 @@ from dlwa.ddsp.synths import FilteredNoise, Harmonic, Reverb
 KIND = "ddsp"
 LOUDNESS_RANGE_DB = 120.0
 F0_RANGE_MIDI = 127.0
+LAYER_NORM_EPS = 1e-3  # Keras LayerNormalization's default, as in DDSP
 
 
 @dataclass
@@ -82,8 +83,8 @@ def fc_stack(in_channels: int, ch: int, layers: int) -> nn.Sequential:
     """``layers`` × (Linear → LayerNorm → leaky ReLU)."""
     modules: list[nn.Module] = []
     for i in range(layers):
-        modules += [nn.Linear(in_channels if i == 0 else ch, ch), nn.LayerNorm(ch),
-                    nn.LeakyReLU(0.2)]
+        modules += [nn.Linear(in_channels if i == 0 else ch, ch),
+                    nn.LayerNorm(ch, eps=LAYER_NORM_EPS), nn.LeakyReLU(0.2)]
     return nn.Sequential(*modules)
 
 
@@ -122,7 +123,7 @@ class RnnFcDecoder(nn.Module):
         stacks = [self.ld_stack(ld_scaled), self.f0_stack(f0_scaled)]
         x = torch.cat(stacks, dim=-1)
         rnn_out, state = self.rnn(x, state)
-        x = self.out_stack(torch.cat([rnn_out, *stacks], dim=-1))
+        x = self.out_stack(torch.cat([*stacks, rnn_out], dim=-1))
         amps, dist, noise = torch.split(self.dense_out(x), self.splits, dim=-1)
         return {"amplitudes": amps, "harmonic_distribution": dist, "noise_magnitudes": noise}, state
 
