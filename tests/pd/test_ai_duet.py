@@ -22,7 +22,8 @@ PATCH = Path(__file__).resolve().parent / "patches" / "ai_duet_test.pd"
 def test_phrase_gets_a_valid_answer_in_logical_time():
     pd_runner.build_external()
     run = pd_runner.run_patch(PATCH, timeout_s=180, paths=[pd_runner.PATCH_DIR]).check()
-    assert not run.printed("duet-other"), run.output  # no error or other reply
+    assert run.printed("duet-other") == ["loaded melody_rnn_attention"], run.output
+    assert "error" not in run.output, run.output
     (head,) = run.printed("duet-answer")
     n_notes, duration_ms, qpm = (float(x) for x in head.split())
     assert 40 <= qpm <= 240 and n_notes >= 1

@@ -113,7 +113,9 @@ def melodies_from_midi(
         min_bars: Shortest melody kept, in bars.
         min_unique_pitches: Fewest distinct pitches a melody must have.
     """
-    import note_seq
+    from dlwa.melody_rnn._note_seq import load_note_seq
+
+    note_seq = load_note_seq()
 
     try:
         sequence = note_seq.midi_file_to_note_sequence(str(path))
@@ -141,7 +143,9 @@ def extract_melodies(quantized: object, *, min_bars: int = MIN_BARS,
     Returns:
         A list of ``note_seq.Melody``.
     """
-    import note_seq
+    from dlwa.melody_rnn._note_seq import load_note_seq
+
+    note_seq = load_note_seq()
 
     found = []
     for instrument in sorted({n.instrument for n in quantized.notes}):  # type: ignore[attr-defined]

@@ -118,7 +118,9 @@ class Generator:
         Returns:
             ``(new_events [n_steps], log_likelihood)``.
         """
-        import note_seq
+        from dlwa.melody_rnn._note_seq import load_note_seq
+
+        note_seq = load_note_seq()
 
         if not 1 <= n_steps <= MAX_STEPS:
             raise ValueError(f"n_steps must be 1..{MAX_STEPS}: got {n_steps}")
@@ -160,7 +162,9 @@ def primer_events(notes: Sequence[Note], *, qpm: float, start_s: float | None = 
     The phrase's time origin is its first note's bar line (the first note's onset).
     Returns ``(events, start_step)`` with ``len(events) == start_step``.
     """
-    import note_seq
+    from dlwa.melody_rnn._note_seq import load_note_seq
+
+    note_seq = load_note_seq()
 
     if not notes:
         start_step = 1 if start_s is None else max(1, _step(start_s, qpm))
@@ -305,7 +309,9 @@ def load_generator(name_or_path: str | Path, *, base_dir: Path | None = None) ->
 
 def read_midi_notes(path: Path) -> tuple[list[Note], float | None]:
     """The notes of a MIDI file (all tracks, drums excluded) and its first tempo."""
-    import note_seq
+    from dlwa.melody_rnn._note_seq import load_note_seq
+
+    note_seq = load_note_seq()
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such MIDI file: {path}")
@@ -321,7 +327,9 @@ def read_midi_notes(path: Path) -> tuple[list[Note], float | None]:
 
 def write_midi(notes: Sequence[Note], path: Path, *, qpm: float) -> None:
     """Write notes (times in seconds) as a one-track MIDI file at ``qpm``."""
-    import note_seq
+    from dlwa.melody_rnn._note_seq import load_note_seq
+
+    note_seq = load_note_seq()
 
     sequence = note_seq.NoteSequence()
     sequence.tempos.add(qpm=qpm)
