@@ -1,8 +1,7 @@
 """[py]: calling module functions, builtins and pyext functions."""
 
 import pytest
-
-from conftest import QUIT, Patch
+from pyext_patch import QUIT, Patch
 
 pytestmark = pytest.mark.pd
 

@@ -3,8 +3,7 @@
 import math
 
 import pytest
-
-from conftest import Patch
+from pyext_patch import Patch
 
 pytestmark = pytest.mark.pd
 

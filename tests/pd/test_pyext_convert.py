@@ -1,8 +1,7 @@
 """Python -> Pd conversions, Symbol, _send and module functions, in real Pd."""
 
 import pytest
-
-from conftest import QUIT, Patch
+from pyext_patch import QUIT, Patch
 
 pytestmark = pytest.mark.pd
 

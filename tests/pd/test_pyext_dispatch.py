@@ -1,8 +1,7 @@
 """Dispatch order of spec §2.3 and the Pd -> Python conversions of §2.4, in real Pd."""
 
 import pytest
-
-from conftest import QUIT, Patch
+from pyext_patch import QUIT, Patch
 
 pytestmark = pytest.mark.pd
 

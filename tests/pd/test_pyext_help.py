@@ -1,9 +1,9 @@
 """The help patches of pyext_py3 open in Pd without errors, and their example scripts work."""
 
 import pytest
+from pyext_patch import QUIT, Patch
 
 from dlwa import pd_runner
-from conftest import QUIT, Patch
 
 pytestmark = pytest.mark.pd
 

@@ -1,8 +1,7 @@
 """pyext~: classic _signal processing and the streaming (chunked, ring-buffered) extension."""
 
 import pytest
-
-from conftest import Patch
+from pyext_patch import Patch
 
 pytestmark = pytest.mark.pd
 
@@ -47,7 +46,7 @@ def test_classic_signal_processes_a_sine(run):
     p, ids = record_patch("pyext~ 0 0 1 1 signals Gain", [("source", 0, "rec")], "sine rec 1500",
                           extra=[("osc", "osc~ 1500")])
     p.connect(ids["osc"], 0, ids["source"], 0)
-    off = p.obj("pyext~ 0 0 0 1 signals Off")  # _dsp returning False: silent, _signal unused
+    p.obj("pyext~ 0 0 0 1 signals Off")  # _dsp returning False: silent, _signal unused
     r = run(p).check()
     assert "SINE peak 0.500 freq_ok 1" in r.lines
     assert "never called" not in r.output

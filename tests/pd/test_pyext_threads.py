@@ -2,8 +2,7 @@
 detached handlers; deleting an object while its handler runs; quitting promptly."""
 
 import pytest
-
-from conftest import QUIT, Patch
+from pyext_patch import QUIT, Patch
 
 pytestmark = pytest.mark.pd
 

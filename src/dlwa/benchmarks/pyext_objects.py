@@ -86,7 +86,8 @@ class Lateness(pyext._class):
         d = np.asarray(pyext.Buffer(name), dtype=np.float64)[: int(n)]
         # d[k] = wall-clock ms minus logical ms at tick k; lateness is relative to the best tick
         late = d - d.min()
-        print("LATENESS worst %.3f p99 %.3f ticks %d at %d" % (late.max(), np.percentile(late, 99), len(d), late.argmax()))
+        print(f"LATENESS worst {late.max():.3f} p99 {np.percentile(late, 99):.3f} "
+              f"ticks {len(d)} at {late.argmax()}")
 
 
 class Stamp(pyext._class):
@@ -95,4 +96,4 @@ class Stamp(pyext._class):
     _inlets = 1
 
     def bang_1(self):
-        print("STAMP %.6f" % time.time())
+        print(f"STAMP {time.time():.6f}")
