@@ -31,7 +31,7 @@ from dlwa.audio.framing import hop_length_for
 from dlwa.audio.resample import resample
 from dlwa.audio.validate import AudioError, check_audio, check_sample_rate
 
-F0_MIN_HZ = 40.0
+F0_MIN_HZ = 50.0
 F0_MAX_HZ = 2000.0
 CREPE_SAMPLE_RATE = 16000
 CREPE_FRAME = 1024
@@ -48,8 +48,8 @@ def _center_frames(audio: torch.Tensor, *, frame_length: int, hop_length: int) -
 
 def yin(
     audio: np.ndarray, *, sample_rate: int, frame_rate: int = 250,
-    f0_min_hz: float = F0_MIN_HZ, f0_max_hz: float = F0_MAX_HZ, threshold: float = 0.15,
-    chunk_frames: int = 4096,
+    f0_min_hz: float = F0_MIN_HZ, f0_max_hz: float = F0_MAX_HZ, threshold: float = 0.25,
+    yin_frame_rate: int = 100, chunk_frames: int = 4096,
 ) -> tuple[np.ndarray, np.ndarray]:
     """YIN f0 and confidence per frame.
 
@@ -60,30 +60,43 @@ def yin(
         f0_min_hz: lowest f0 searched; sets the window (two periods at least).
         f0_max_hz: highest f0 searched.
         threshold: dip of the cumulative mean normalised difference that counts as voiced.
+        yin_frame_rate: rate YIN runs at; f0 (in cents) and confidence are interpolated
+            linearly to ``frame_rate`` (100/s resolves vibrato up to 50 Hz).
         chunk_frames: frames processed at once (memory bound).
 
     Returns:
         ``(f0_hz, confidence)``, each [n_frames] float32; confidence in [0, 1].
     """
     hop_length = hop_length_for(sample_rate=sample_rate, frame_rate=frame_rate)
+    n_frames = len(audio) // hop_length + 1
+    yin_hop = max(1, sample_rate // min(yin_frame_rate, frame_rate))
     tau_max = int(np.ceil(sample_rate / f0_min_hz))
     tau_min = max(2, int(sample_rate / f0_max_hz))
     frame_length = 2 * tau_max
     x = torch.from_numpy(np.asarray(audio, dtype=np.float32))
-    frames = _center_frames(x, frame_length=frame_length, hop_length=hop_length)
+    frames = _center_frames(x, frame_length=frame_length, hop_length=yin_hop)
     f0_out, conf_out = [], []
     for start in range(0, frames.shape[0], chunk_frames):
-        f0, conf = _yin_frames(frames[start:start + chunk_frames].double(), tau_min, tau_max,
+        f0, conf = _yin_frames(frames[start:start + chunk_frames], tau_min, tau_max,
                                threshold, sample_rate)
         f0_out.append(f0)
         conf_out.append(conf)
-    return (torch.cat(f0_out).float().numpy(), torch.cat(conf_out).float().numpy())
+    f0_yin = torch.cat(f0_out).numpy().astype(np.float64)
+    conf_yin = torch.cat(conf_out).numpy().astype(np.float64)
+    if yin_hop == hop_length:
+        return f0_yin.astype(np.float32), conf_yin.astype(np.float32)
+    times = np.arange(n_frames) * hop_length
+    yin_times = np.arange(len(f0_yin)) * yin_hop
+    f0_hz = 2.0 ** np.interp(times, yin_times, np.log2(f0_yin))
+    confidence = np.interp(times, yin_times, conf_yin)
+    return f0_hz.astype(np.float32), confidence.astype(np.float32)
 
 
 def _yin_frames(frames: torch.Tensor, tau_min: int, tau_max: int, threshold: float,
                 sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
-    n_fft = 1 << (2 * frames.shape[-1] - 1).bit_length()
     window = frames.shape[-1] - tau_max
+    n_fft = frames.shape[-1] + window  # no circular wrap for lags 0…tau_max
+    n_fft += n_fft % 2
     spec_all = torch.fft.rfft(frames, n_fft)
     spec_head = torch.fft.rfft(frames[:, :window], n_fft)
     corr = torch.fft.irfft(spec_all * spec_head.conj(), n_fft)[:, :tau_max + 1]
@@ -91,6 +104,7 @@ def _yin_frames(frames: torch.Tensor, tau_min: int, tau_max: int, threshold: flo
     e_tau = energy[:, window:window + tau_max + 1] - energy[:, :tau_max + 1]
     diff = (energy[:, window:window + 1] + e_tau - 2 * corr).clamp(min=0)
     cumulative = torch.cumsum(diff[:, 1:], dim=-1)
+    diff = diff.to(frames.dtype)
     taus = torch.arange(1, tau_max + 1, dtype=diff.dtype)
     cmnd = torch.ones_like(diff)
     cmnd[:, 1:] = torch.where(cumulative > 1e-12, diff[:, 1:] * taus / cumulative.clamp(min=1e-12),
@@ -108,7 +122,7 @@ def _yin_frames(frames: torch.Tensor, tau_min: int, tau_max: int, threshold: flo
     shift = torch.where(curvature.abs() > 1e-12, 0.5 * (left - right) / curvature,
                         torch.zeros_like(mid)).clamp(-1, 1)
     f0 = sample_rate / (tau.to(mid.dtype) + shift)
-    silent = energy[:, -1] < 1e-10 * frames.shape[-1]
+    silent = energy[:, -1] < 1e-8 * frames.shape[-1]
     confidence = torch.where(silent, torch.zeros_like(mid), (1 - mid).clamp(0, 1))
     return f0, confidence
 
