@@ -51,6 +51,7 @@ def test_train_resumes_and_beats_nothing(midi_folder, tmp_path):
     first = train(train_set.melodies, validation.melodies, config=config, out=tmp_path / "m",
                   options=options, log=lines.append)
     assert first is not None and (tmp_path / "m" / "training_state.pt").is_file()
+    assert len((tmp_path / "m" / "train_log.jsonl").read_text().splitlines()) == 1
     assert any("ETA" in line for line in lines)
     options.n_updates = 6
     lines.clear()

@@ -1,9 +1,10 @@
 """Train and evaluate MelodyRNN on melodies from MIDI files.
 
-``train`` writes its full configuration first, shows progress with an ETA, evaluates on
-the held-out split, saves a checkpoint (``config.json`` + ``weights.safetensors``) at each
-evaluation and keeps the optimiser state in ``training_state.pt`` beside it, so a run
-stopped at any point resumes where its last checkpoint left off. ``evaluate`` gives the
+``train`` writes its full configuration first (``train_config.json``), shows progress with
+an ETA, evaluates on the held-out split, saves a checkpoint (``config.json`` +
+``weights.safetensors``) at each evaluation, appends the figures to ``train_log.jsonl`` and
+keeps the optimiser state in ``training_state.pt`` beside it, so a run stopped at any point
+resumes where its last checkpoint left off. ``evaluate`` gives the
 mean negative log-likelihood per step (nats) and next-event accuracy; ``bigram_baseline``
 gives the same figures for a smoothed bigram model of the one-hot events, as a floor.
 """
@@ -27,6 +28,7 @@ from dlwa.melody_rnn.encoding import Encoding, OneHotEncoding
 from dlwa.melody_rnn.model import KIND, MelodyRnn, MelodyRnnConfig
 
 STATE_FILE = "training_state.pt"
+LOG_FILE = "train_log.jsonl"
 MAX_TRAIN_STEPS = 256
 """Training melodies are cut to their first 256 steps (16 bars) to bound batch time."""
 
@@ -251,6 +253,8 @@ def _checkpoint(model: MelodyRnn, optimizer: torch.optim.Optimizer, update: int,
     if metrics is not None:
         training["validation"] = metrics.to_dict()
     save_model(model, out, training=training)
+    with open(out / LOG_FILE, "a") as log_file:  # one JSON line per evaluation
+        log_file.write(json.dumps({"time": time.time(), **training}) + "\n")
     torch.save({"update": update, "optimizer": optimizer.state_dict(),
                 "config": config.to_dict()}, out / STATE_FILE)
     return metrics
