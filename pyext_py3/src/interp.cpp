@@ -14,13 +14,17 @@
 
 thread_local bool t_in_dsp = false;
 
-static pthread_t g_pd_thread;
+// The thread that runs Pd's scheduler: the loading thread, updated on every queue tick,
+// because with a callback audio API (-callback, JACK) the scheduler moves to the audio
+// thread once DSP runs.
+static std::atomic<pthread_t> g_pd_thread;
 static bool g_ok = false;
 static bool g_batch = false;
 
 bool interp_ok() { return g_ok; }
-bool on_pd_thread() { return pthread_equal(pthread_self(), g_pd_thread) && !t_in_dsp; }
-bool on_pd_thread_raw() { return pthread_equal(pthread_self(), g_pd_thread); }
+bool on_pd_thread() { return pthread_equal(pthread_self(), g_pd_thread.load()) && !t_in_dsp; }
+bool on_pd_thread_raw() { return pthread_equal(pthread_self(), g_pd_thread.load()); }
+void note_pd_thread() { g_pd_thread.store(pthread_self()); }
 bool batch_mode() { return g_batch; }
 
 // Pd 0.53 exports no flag for -batch, so read our own command line: Pd takes its flags
@@ -83,7 +87,7 @@ PYEXT_EXPORT void py_setup(void) {
     static bool done = false;  // one binary may be reached as py, pyext or pyext~
     if (done) return;
     done = true;
-    g_pd_thread = pthread_self();
+    g_pd_thread.store(pthread_self());
     g_batch = detect_batch();
     outqueue_init();
     g_ok = start_python();

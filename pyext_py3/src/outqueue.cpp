@@ -74,6 +74,7 @@ void outqueue_flush_posts() {
 namespace {
 
 void tick(void*) {
+    note_pd_thread();
     outqueue_drain();
     clock_delay(g_q->clock, 1.0);
 }

@@ -25,6 +25,7 @@
 bool interp_ok();               // the interpreter started
 bool on_pd_thread();            // Pd's scheduler thread, outside perform routines
 bool on_pd_thread_raw();        // Pd's scheduler thread (also inside perform)
+void note_pd_thread();          // called from the scheduler: this is Pd's thread
 bool batch_mode();              // Pd runs with -batch (sync mode for every object)
 extern thread_local bool t_in_dsp;  // set while a perform routine runs Python
 
