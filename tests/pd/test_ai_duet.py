@@ -47,3 +47,26 @@ def test_phrase_gets_a_valid_answer_in_logical_time():
     assert not sounding, f"note-ons never closed: {sounding}"
     assert n_on == n_notes
     assert run.printed("duet-played") == ["bang"]
+
+
+def test_ai_duet_patch_demo_renders_phrase_and_answer(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from dlwa.demo import DEMOS, render_patch
+
+    (demo,) = [d for d in DEMOS if d.name == "ai_duet"]
+    rendered = render_patch(pd_runner.PATCH_DIR / demo.patch, out=tmp_path / "ai_duet.wav",
+                       seconds=demo.seconds, send=demo.send, timeout_s=180)
+    assert "error" not in rendered.run.output, rendered.run.output
+    audio, rate = sf.read(rendered.wav, dtype="float32")
+    assert audio.shape == (round(demo.seconds * rate), 2)
+
+    def rms(start_s, end_s):
+        part = audio[int(start_s * rate):int(end_s * rate)]
+        return float(np.sqrt(np.mean(part**2)))
+
+    assert rms(0.0, 1.9) > 0.02  # the phrase, played by the built-in synth
+    assert rms(2.35, 2.55) < 0.005  # the duet's silence before the answer
+    assert max(rms(t, t + 0.25) for t in np.arange(2.6, 4.6, 0.25)) > 0.02  # the answer
+    assert np.max(np.abs(audio)) < 1.0
