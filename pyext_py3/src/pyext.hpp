@@ -137,7 +137,7 @@ struct Host : std::enable_shared_from_this<Host> {
     std::vector<t_atom> args;     // constructor atoms, without @attributes
     int n_in = 0, n_out = 0;      // Python inlets/outlets
     int sig_in = 0, sig_out = 0;  // signal inlets/outlets (pyext~)
-    bool outlets_ready = false;
+    std::atomic<bool> outlets_ready{false};  // read by other threads in _outlet
     bool counts_given = false;    // {nin nout} on the object box win over _inlets/_outlets
     bool streaming = false;       // pyext~ class with process() and _chunk
 
