@@ -360,8 +360,8 @@ class KeyEncoding:
         for d in self.lookback_distances:
             out[offset] = 1.0 if position >= d and history[position] == history[position - d] else 0.0
             offset += 1
-        out[offset:offset + self.binary_counter_bits] = _counter_bits(
-            np.array([position]), self.binary_counter_bits)[0]
+        for i in range(self.binary_counter_bits):
+            out[offset + i] = 1.0 if ((position + 1) >> i) & 1 else -1.0
         offset += self.binary_counter_bits
         out[offset] = 1.0 if (position + 1) % STEPS_PER_BAR == 0 else 0.0
         offset += 1

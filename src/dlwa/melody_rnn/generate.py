@@ -13,10 +13,12 @@ each iteration branches every one ``branch_factor`` times, samples
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -214,6 +216,32 @@ def events_to_notes(events: Sequence[int], *, qpm: float, velocity: int = 100) -
 
 def beam_search(model: MelodyRnn, primer: np.ndarray, n_steps: int, options: GenerateOptions,
                 stepper: Stepper | None = None) -> tuple[np.ndarray, float]:
+    """Extend ``primer`` by ``n_steps`` events with Magenta's beam search (one BLAS thread).
+
+    See ``_beam_search``; the matrices are tiny, and a multi-threaded BLAS only spins and
+    waits on a busy CPU (up to 10x slower), so NumPy's BLAS runs single-threaded here.
+    """
+    with _single_blas_thread():
+        return _beam_search(model, primer, n_steps, options, stepper)
+
+
+def _single_blas_thread() -> Any:
+    """A context limiting NumPy's BLAS to one thread (a no-op without threadpoolctl)."""
+    global _CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return contextlib.nullcontext()
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+_CONTROLLER: Any = None
+
+
+def _beam_search(model: MelodyRnn, primer: np.ndarray, n_steps: int, options: GenerateOptions,
+                 stepper: Stepper | None = None) -> tuple[np.ndarray, float]:
     """Extend ``primer`` by ``n_steps`` events with Magenta's beam search.
 
     The primer runs through the network once; each step samples the next event of every

@@ -97,17 +97,17 @@ class Stepper:
 
     def _attention_step(self, x: np.ndarray, state: StepState) -> np.ndarray:
         a = self.attention
-        w_ih, w_hh, bias = self.layers[0]
-        projected = x @ a["proj_x"] + state.attns @ a["proj_attns"] + a["proj_b"]
-        h, c = _lstm(projected @ w_ih + state.h[0] @ w_hh + bias, state.c[0])
+        # The input projection is folded into the LSTM's input weights (see _fold).
+        both = np.concatenate([x, state.attns, state.h[0]], axis=1)
+        h, c = _lstm(both @ a["gates_w"] + a["gates_b"], state.c[0])
         state.h[0], state.c[0] = h, c
-        query = c @ a["query_c"] + h @ a["query_h"] + a["query_b"]
+        query = np.concatenate([c, h], axis=1) @ a["query_w"] + a["query_b"]
         scores = np.tanh(state.features + query[:, None, :]) @ a["v"]
         scores -= scores.max(axis=1, keepdims=True)
         weights = np.exp(scores)
         weights /= weights.sum(axis=1, keepdims=True)
         attns = np.einsum("bl,blu->bu", weights, state.window)
-        output = h @ a["out_h"] + attns @ a["out_attns"] + a["out_b"]
+        output = np.concatenate([h, attns], axis=1) @ a["out_w"] + a["out_b"]
         state.attns = attns
         state.window[:, state.slot] = output
         state.features[:, state.slot] = output @ a["w"]
@@ -120,17 +120,20 @@ def _t(tensor: object) -> np.ndarray:
 
 
 def _attention_weights(layer: AttentionLstm) -> dict[str, np.ndarray]:
-    n_in = layer.input_projection.in_features - layer.units
-    proj = _t(layer.input_projection.weight)
-    query = _t(layer.query.weight)
-    out = _t(layer.output_projection.weight)
-    u = layer.units
+    """The attention layer's weights for ``Stepper``, with the input projection folded in.
+
+    gates = (x P_x + attns P_a + b_p) W_ih + h W_hh + b
+          = [x, attns, h] @ [[P_x W_ih], [P_a W_ih], [W_hh]] + (b_p W_ih + b).
+    """
+    lstm = layer.lstm
+    w_ih, w_hh = _t(lstm.weight_ih).T.astype(np.float64), _t(lstm.weight_hh).T
+    proj = _t(layer.input_projection.weight).T.astype(np.float64)  # [in + units, in]
+    gates_w = np.concatenate([proj @ w_ih, w_hh], axis=0)
+    gates_b = _t(layer.input_projection.bias) @ w_ih + _t(lstm.bias_ih) + _t(lstm.bias_hh)
     return {
-        "proj_x": proj[:, :n_in].T.copy(), "proj_attns": proj[:, n_in:].T.copy(),
-        "proj_b": _t(layer.input_projection.bias),
-        "query_c": query[:, :u].T.copy(), "query_h": query[:, u:].T.copy(),
-        "query_b": _t(layer.query.bias),
-        "out_h": out[:, :u].T.copy(), "out_attns": out[:, u:].T.copy(),
+        "gates_w": gates_w.astype(np.float32), "gates_b": gates_b.astype(np.float32),
+        "query_w": _t(layer.query.weight).T.copy(), "query_b": _t(layer.query.bias),
+        "out_w": _t(layer.output_projection.weight).T.copy(),
         "out_b": _t(layer.output_projection.bias),
         "w": _t(layer.attn_w), "v": _t(layer.attn_v),
     }
