@@ -288,12 +288,12 @@ def sample(logits: np.ndarray, temperature: float, rng: np.random.Generator
            ) -> tuple[np.ndarray, np.ndarray]:
     """One class per row from softmax(logits / temperature), with its log-probability."""
     scaled = logits / temperature
-    scaled = scaled - scaled.max(axis=1, keepdims=True)
-    log_probs = scaled - np.log(np.exp(scaled).sum(axis=1, keepdims=True))
-    cumulative = np.cumsum(np.exp(log_probs), axis=1)
-    draws = rng.random(len(logits))[:, None] * cumulative[:, -1:]
-    chosen = np.minimum((cumulative <= draws).sum(axis=1), logits.shape[1] - 1)
-    return chosen, log_probs[np.arange(len(logits)), chosen]
+    scaled -= scaled.max(axis=1, keepdims=True)
+    cumulative = np.cumsum(np.exp(scaled), axis=1)
+    totals = cumulative[:, -1]
+    draws = rng.random(len(logits)) * totals
+    chosen = np.minimum((cumulative <= draws[:, None]).sum(axis=1), logits.shape[1] - 1)
+    return chosen, scaled[np.arange(len(logits)), chosen] - np.log(totals)
 
 
 @dataclass
