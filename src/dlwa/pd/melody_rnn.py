@@ -99,7 +99,18 @@ class melody_rnn(PdObject):  # Pd object names are lower case
         else:
             self.model = load_generator(text, base_dir=self._canvas_dir)
         self.model_name = str(name)
+        self._warm_up()
         self.reply("loaded", self.model_name)
+
+    def _warm_up(self) -> None:
+        """Import note_seq and pretty_midi and run one tiny answer, so the first real
+        answer is as quick as the rest."""
+        import pretty_midi  # noqa: F401 - imported now rather than at the first answer
+
+        from dlwa.melody_rnn.generate import GenerateOptions, Note
+
+        self.model.answer([Note(0.0, 0.1, 60)], n_steps=2, qpm=DEFAULT_QPM,
+                          options=GenerateOptions(seed=0))
 
     def _path(self, text: str) -> Any:
         from pathlib import Path
