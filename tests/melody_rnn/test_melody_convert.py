@@ -67,3 +67,22 @@ def test_wrong_generator_is_refused(tmp_path):
     bad.write_bytes(data.replace(details, renamed, 1))
     with pytest.raises(BundleError, match="'drums_rnn' is not a MelodyRNN"):
         convert_bundle(bad)
+
+
+def test_tf_1_0_variable_names_are_understood():
+    from dlwa.melody_rnn.convert import (
+        canonical_names,
+        config_from_tensors,
+        read_v1_checkpoint,
+        to_state_dict,
+    )
+
+    tensors = read_v1_checkpoint(read_bundle(FIXTURES / "attention_rnn.mag").checkpoint_files[0])
+    old_style = {(k.replace("/kernel", "/weights").replace("/bias", "/biases")
+                  if k.startswith("rnn/") else k): v for k, v in tensors.items()}
+    assert "fully_connected/weights" in old_style
+    config = config_from_tensors("attention_rnn", canonical_names(old_style))
+    new = to_state_dict(tensors, config)
+    old = to_state_dict(old_style, config)
+    assert new.keys() == old.keys()
+    assert all(np.array_equal(new[k], old[k]) for k in new)

@@ -281,10 +281,27 @@ def _lstm(kernel: np.ndarray, bias: np.ndarray, n_in: int, prefix: str, suffix: 
     }
 
 
+def canonical_names(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Tensor names as TensorFlow >= 1.2 writes them.
+
+    Checkpoints from TensorFlow 1.0/1.1 (older Magenta bundles) call the RNN cells'
+    variables ``weights``/``biases`` where later versions say ``kernel``/``bias``; the
+    output layer (``fully_connected/weights``) keeps its names.
+    """
+    out = {}
+    for name, value in tensors.items():
+        name = name.removesuffix(":0")
+        if name.startswith("rnn/"):
+            head, _, leaf = name.rpartition("/")
+            name = f"{head}/" + {"weights": "kernel", "biases": "bias"}.get(leaf, leaf)
+        out[name] = value
+    return out
+
+
 def to_state_dict(tensors: dict[str, np.ndarray], config: MelodyRnnConfig
                   ) -> dict[str, np.ndarray]:
     """Map TensorFlow variable names to ``MelodyRnn`` weights (numpy, float32)."""
-    t = {k.removesuffix(":0"): np.asarray(v, np.float32) for k, v in tensors.items()}
+    t = {k: np.asarray(v, np.float32) for k, v in canonical_names(tensors).items()}
     state: dict[str, np.ndarray] = {}
     width = config.make_encoding().input_size
     for k, units in enumerate(config.layer_sizes):
@@ -346,7 +363,7 @@ def convert_bundle(path: Path, *, attn_length: int | None = None
     if len(bundle.checkpoint_files) != 1:
         raise BundleError(f"{path}: expected one V1 checkpoint file in the bundle, found "
                           f"{len(bundle.checkpoint_files)}")
-    tensors = read_v1_checkpoint(bundle.checkpoint_files[0])
+    tensors = canonical_names(read_v1_checkpoint(bundle.checkpoint_files[0]))
     config = config_from_tensors(bundle.generator_id, tensors, attn_length=attn_length)
     state = to_state_dict(tensors, config)
     from dlwa.checkpoints import check_keys
