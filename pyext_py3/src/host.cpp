@@ -146,7 +146,7 @@ bool host_make_instance(Host* h) {
     Py_XDECREF(args);
     if (!r) {
         std::string where = "pyext: exception in " + h->module_name + "." + h->class_name + ".__init__";
-        report_exception(where.c_str());
+        report_exception(where.c_str(), h->obj);
         ((PyExtBase*)inst)->host = nullptr;
         h->inst = nullptr;
         Py_DECREF(inst);
@@ -217,7 +217,7 @@ static Call try_call(Host* h, PyObject* inst, const char* name, PyObject* args) 
     Py_DECREF(fn);
     if (!r) {
         std::string where = "pyext: exception in " + h->class_name + "." + name;
-        report_exception(where.c_str());
+        report_exception(where.c_str(), h->obj);
         return CALLED;
     }
     if (r != Py_None) {

@@ -15,8 +15,12 @@ PyObject* pyext_helper(const char* name) {
     return PyDict_GetItemString(PyModule_GetDict(g_module), name);
 }
 
-void report_exception(const char* where) {
+void report_exception(const char* where, const void* obj) {
     if (!PyErr_Occurred()) return;
+    if (obj && on_pd_thread()) {
+        pd_error(obj, "%s", where);
+        where = "";
+    }
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);

@@ -97,7 +97,9 @@ class _Console(_io.TextIOBase):
 def _report(exc, where):
     import traceback
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    for line in ("%s\n%s" % (where, text)).rstrip("\n").split("\n"):
+    if where:
+        text = where + "\n" + text
+    for line in text.rstrip("\n").split("\n"):
         _post(line, 1)
 
 

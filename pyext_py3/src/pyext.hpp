@@ -38,7 +38,9 @@ struct Gil {
 
 // Post the current Python exception (traceback) to the console; clears it. Never exits,
 // also for SystemExit.
-void report_exception(const char* where);
+// With `obj` on Pd's thread, the first line goes through pd_error(obj) so that Pd can find
+// the object ("Find last error").
+void report_exception(const char* where, const void* obj = nullptr);
 
 // Register (again) the exit guard of exitguard.cpp; rate-limited unless force.
 void exit_guard_arm(bool force);
