@@ -304,7 +304,12 @@ struct DispatchArgs {
 };
 
 bool host_dispatch(Host* h, int n, t_symbol* sel, int argc, const t_atom* argv) {
-    if (!h->inst) return false;
+    if (!h->inst) {
+        if (h->alive.load())
+            console_postf(1, "pyext: %s has no Python instance (a reload failed); fix the script "
+                          "and send 'reload.'", h->class_name.c_str());
+        return false;
+    }
     PyObject* keep = h->inst;  // a reload may replace h->inst while we run
     Py_INCREF(keep);
     DispatchArgs d(n, sel, argc, argv);

@@ -31,6 +31,23 @@ def test_reload_and_reload_dot(run):
     assert r.lines.count("DEL 1") == 2  # _del of both old instances ran before re-creation
 
 
+def test_failed_reload_is_reported_and_recoverable(run):
+    p = Patch()
+    a = p.obj("pyext reloadme R 1")
+    pa = p.obj("print A")
+    p.connect(a, 0, pa, 0)
+    brk, fix = p.obj("py reloadme break_module"), p.obj("py reloadme fix_module")
+    p.sequence(
+        ("bang", brk, 0), ("reload.", a, 0), ("bang", a, 1),   # syntax error: no instance
+        ("bang", fix, 0), ("reload.", a, 0), ("bang", a, 1),   # fixed: works again
+        QUIT,
+    )
+    r = run(p).check()
+    assert any("SyntaxError" in line for line in r.lines)
+    assert any("has no Python instance (a reload failed)" in line for line in r.lines)
+    assert r.printed("A") == ["v 1 1 1"]
+
+
 def test_exceptions_are_reported_and_pd_keeps_running(run):
     p = Patch()
     p.obj("pyext errors BadInit")

@@ -22,3 +22,14 @@ class R(pyext._class):
 
     def _del(self):
         print("DEL", VERSION)
+
+
+def break_module():
+    """[py reloadme break_module]: put a syntax error into this file."""
+    path = pathlib.Path(__file__)
+    path.write_text(path.read_text() + "\ndef broken(:\n")
+
+
+def fix_module():
+    path = pathlib.Path(__file__)
+    path.write_text(path.read_text().replace("\ndef broken(:\n", "\n"))
