@@ -1,6 +1,5 @@
 """pyext.Buffer: read, write, resize, redraw, strided views that survive a resize."""
 import numpy as np
-
 import pyext
 
 

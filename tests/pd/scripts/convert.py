@@ -2,9 +2,8 @@
 import array
 
 import numpy as np
-import torch
-
 import pyext
+import torch
 
 VALUES = {
     "none": None,

@@ -3,7 +3,7 @@ import pyext
 
 
 def _fmt(args):
-    return " ".join("%s:%r" % (type(a).__name__, a) for a in args)
+    return " ".join(f"{type(a).__name__}:{a!r}" for a in args)
 
 
 class Full(pyext._class):

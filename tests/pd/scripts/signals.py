@@ -1,6 +1,5 @@
 """pyext~ classes: classic _dsp/_signal and the chunked streaming extension."""
 import numpy as np
-
 import pyext
 
 
@@ -72,15 +71,15 @@ class Check(pyext._class):
         x = np.asarray(pyext.Buffer(name), dtype=np.float64)
         spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
         peak_hz = np.argmax(spec) * pyext._samplerate() / len(x)
-        print("SINE peak %.3f freq_ok %d" % (np.max(np.abs(x)), abs(peak_hz - freq) < 20))
+        print(f"SINE peak {np.max(np.abs(x)):.3f} freq_ok {int(abs(peak_hz - freq) < 20)}")
 
     def delay_1(self, src, dst, latency):
         x = np.asarray(pyext.Buffer(src))
         y = np.asarray(pyext.Buffer(dst))
         n, latency = len(x), int(latency)
-        print("DELAY head_silent %d exact %d nonzero %d" % (
-            np.all(y[:latency] == 0), np.array_equal(y[latency:], x[: n - latency]),
-            np.count_nonzero(y) > 0))
+        silent = int(np.all(y[:latency] == 0))
+        exact = int(np.array_equal(y[latency:], x[: n - latency]))
+        print(f"DELAY head_silent {silent} exact {exact} nonzero {int(np.count_nonzero(y) > 0)}")
 
     def blocks_1(self, src, dst, latency):
         # real time: each 64-sample block is either the delayed input or silence (underrun)
@@ -96,7 +95,7 @@ class Check(pyext._class):
                 silent += 1
             else:
                 bad += 1
-        print("BLOCKS good>0 %d bad %d" % (good > 0, bad))
+        print(f"BLOCKS good>0 {int(good > 0)} bad {bad}")
 
 
 class LowLatency(Identity):
