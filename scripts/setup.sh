@@ -13,7 +13,7 @@ say() { printf '\033[1m[dlwa setup]\033[0m %s\n' "$*"; }
 
 APT_PACKAGES=(
   build-essential pkg-config
-  puredata-core puredata-gui puredata-dev puredata-utils pd-flext-dev
+  puredata-core puredata-gui puredata-dev puredata-utils
   libfluidsynth3 fluid-soundfont-gm abcmidi sox
 )
 

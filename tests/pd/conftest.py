@@ -1,4 +1,6 @@
-"""Fixtures for the pyext_py3 integration tests: build the external once, write patches.
+"""Fixtures for the pyext_py3 integration tests: write patches beside the helper scripts.
+
+The session fixture ``pd_external`` (tests/conftest.py) builds the external once.
 
 Patches are generated with :class:`Patch` into ``tmp_path`` next to copies of the helper
 scripts from ``tests/pd/scripts``, then run headless with :func:`dlwa.pd_runner.run_patch`.
@@ -17,16 +19,6 @@ from dlwa import pd_runner
 SCRIPTS = Path(__file__).parent / "scripts"
 
 
-
-
-
-@pytest.fixture(scope="session")
-def pyext_lib() -> Path:
-    """Build pyext_py3 (a no-op when up to date); fail, never skip, when Pd is present."""
-    pd_runner.find_pd()
-    return pd_runner.build_external()
-
-
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """tmp_path with the helper scripts copied in (the patch's own directory)."""
@@ -36,7 +28,7 @@ def workdir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def run(pyext_lib, workdir):
+def run(pd_external, workdir):
     """run(patch, **kw): write the patch into workdir and run Pd; returns the PdRun."""
 
     def _run(patch: Patch, name: str = "test.pd", **kw) -> pd_runner.PdRun:

@@ -11,7 +11,7 @@ HELP = ["pyext-help.pd", "pyext~-help.pd", "py-help.pd"]
 
 
 @pytest.mark.parametrize("name", HELP)
-def test_help_patch_opens_cleanly(pyext_lib, name):
+def test_help_patch_opens_cleanly(pd_external, name):
     patch = pd_runner.PATCH_DIR / name
     r = pd_runner.run_patch(patch, send=["pd quit"], timeout_s=60).check()
     problems = [l for l in r.lines if "error" in l.lower() or "couldn't create" in l]

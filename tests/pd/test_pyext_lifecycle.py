@@ -185,7 +185,7 @@ def test_course_style_script_runs_unchanged(run):
     assert r.printed("SIZE") == ["500"]
 
 
-def test_objects_load_without_lib_flag(pyext_lib, workdir):
+def test_objects_load_without_lib_flag(pd_external, workdir):
     """[pyext]/[pyext~] are found by Pd's loader through links to the py binary."""
     import subprocess
 
@@ -198,7 +198,7 @@ def test_objects_load_without_lib_flag(pyext_lib, workdir):
     p.sequence(QUIT)
     path = p.write(workdir / "nolib.pd")
     cmd = [pd_runner.find_pd(), *pd_runner.HEADLESS_FLAGS, "-batch", "-path",
-           str(pyext_lib.parent), "-open", str(path)]
+           str(pd_external.parent), "-open", str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=workdir,
                           check=False)
     out = proc.stdout + proc.stderr
