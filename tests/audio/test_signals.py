@@ -100,3 +100,30 @@ def test_normalize_peak():
 def test_bad_duration():
     with pytest.raises(AudioError, match=r"duration_s=0.0 gives no samples at 16000 Hz"):
         sine(440.0, duration_s=0.0, sample_rate=SR)
+
+
+def test_decaying_tone_has_its_pitch_decays_and_respects_nyquist() -> None:
+    from dlwa.audio.signals import decaying_tone
+
+    sr = 16000
+    tone = decaying_tone(440.0, duration_s=1.0, sample_rate=sr, harmonics=(1.0, 0.5), decay_s=0.2)
+    assert tone.dtype == np.float32 and tone.shape == (sr,)
+    assert np.max(np.abs(tone)) == pytest.approx(0.5, abs=1e-6)
+    spectrum = np.abs(np.fft.rfft(tone[: sr // 4]))
+    assert np.argmax(spectrum) * 4 == pytest.approx(440, abs=4)
+    first, last = np.abs(tone[: sr // 4]).mean(), np.abs(tone[-sr // 4 :]).mean()
+    assert last < 0.05 * first
+    # 5 kHz fundamental at 16 kHz: the 2nd harmonic (10 kHz) is above Nyquist and left out.
+    high = decaying_tone(5000.0, duration_s=0.25, sample_rate=sr, harmonics=(1.0, 1.0), decay_s=1)
+    spectrum = np.abs(np.fft.rfft(high))
+    freqs = np.fft.rfftfreq(len(high), 1 / sr)
+    assert spectrum[freqs > 6000].max() < 1e-3 * spectrum.max()
+
+
+def test_decaying_tone_reports_progress_per_harmonic() -> None:
+    from dlwa.audio.signals import decaying_tone
+
+    seen: list[float] = []
+    decaying_tone(220.0, duration_s=0.1, sample_rate=8000, harmonics=(1, 0.5, 0.25, 0.1),
+                  decay_s=0.5, progress=seen.append)
+    assert seen == [0.25, 0.5, 0.75, 1.0]

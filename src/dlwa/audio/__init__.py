@@ -40,6 +40,7 @@ from dlwa.audio.mulaw import (
 from dlwa.audio.resample import resample, resample_torch, resampled_length
 from dlwa.audio.signals import (
     chirp,
+    decaying_tone,
     harmonic_tone,
     is_silent,
     noise,
@@ -104,6 +105,7 @@ __all__ = [
     "fft_frequencies",
     "frame",
     "hann_window",
+    "decaying_tone",
     "harmonic_tone",
     "hop_length_for",
     "hz_to_mel",

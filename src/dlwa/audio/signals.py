@@ -7,6 +7,7 @@ Generators take ``duration_s`` and a keyword-only ``sample_rate`` and return
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -125,6 +126,53 @@ def harmonic_tone(
             break
         audio += np.sin(k * phase) / k
     return normalize_peak(audio.astype(np.float32), peak=amplitude)
+
+
+def decaying_tone(
+    f0_hz: float,
+    *,
+    duration_s: float,
+    sample_rate: float,
+    harmonics: Sequence[float],
+    decay_s: float,
+    attack_s: float = 0.005,
+    release_s: float = 0.02,
+    peak: float = 0.5,
+    progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """A struck or plucked tone: harmonics that die away, higher ones faster.
+
+    Harmonic ``k`` has amplitude ``harmonics[k-1]`` and falls by 1/e in
+    ``decay_s / sqrt(k)`` seconds (a bright attack, a mellow tail). Harmonics at or above
+    Nyquist are left out. A short linear attack and release avoid clicks; the result is
+    scaled to ``peak``.
+
+    Args:
+        f0_hz: Fundamental frequency in Hz.
+        duration_s: Length in seconds, > 0.
+        sample_rate: In Hz.
+        harmonics: Relative amplitudes of harmonics 1, 2, ...; >= 0.
+        decay_s: Decay time constant of the fundamental in seconds, > 0.
+        attack_s: Fade-in time in seconds.
+        release_s: Fade-out time at the end in seconds.
+        peak: Peak amplitude of the result.
+        progress: Called with the fraction done after each harmonic (it may raise to stop).
+
+    Returns:
+        [n_samples] float32 with ``n_samples = max(round(duration_s · sample_rate), 1)``.
+    """
+    n_samples = max(round(duration_s * sample_rate), 1)
+    t = np.arange(n_samples) / sample_rate
+    audio = np.zeros(n_samples)
+    for k, amplitude in enumerate(harmonics, start=1):
+        if k * f0_hz < sample_rate / 2 and amplitude > 0:
+            envelope = np.exp(-t * np.sqrt(k) / decay_s)
+            audio += amplitude * envelope * np.sin(2 * np.pi * k * f0_hz * t)
+        if progress is not None:
+            progress(k / len(harmonics))
+    audio *= np.minimum(1.0, np.minimum(t / attack_s, (duration_s - t) / release_s).clip(0))
+    top = float(np.max(np.abs(audio)))
+    return (audio * (peak / top if top > 0 else 0.0)).astype(np.float32)
 
 
 def noise(

@@ -17,19 +17,19 @@ Messages (inlet 1):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from dlwa.audio.conversions import midi_to_hz
+from dlwa.audio.signals import decaying_tone
 from dlwa.pd._host import pyext
 from dlwa.pd.base import PdObject, message, name_arg, number
 
 MAX_DURATION_S = 60.0
 MAX_HARMONICS = 64
-ATTACK_S = 0.005
-RELEASE_S = 0.02
 PEAK = 0.5
 
 
@@ -57,41 +57,6 @@ def check_harmonics(amplitudes: Sequence[Any]) -> tuple[float, ...]:
     return values
 
 
-def harmonic_tone(
-    pitch_midi: float,
-    duration_s: float,
-    *,
-    sample_rate: float,
-    timbre: Timbre,
-    progress: Callable[[float], None] | None = None,
-) -> np.ndarray:
-    """Synthesise a decaying harmonic tone, peak-normalised to 0.5.
-
-    Args:
-        pitch_midi: MIDI pitch of the fundamental (69 = 440 Hz), 0..127.
-        duration_s: Length in seconds, > 0 and <= 60.
-        sample_rate: In Hz.
-        timbre: Harmonic amplitudes and decay.
-        progress: Called with the fraction done after each harmonic.
-
-    Returns:
-        Audio, float32, shape [n_samples] with n_samples = round(duration_s * sample_rate).
-    """
-    n_samples = max(round(duration_s * sample_rate), 1)
-    t = np.arange(n_samples) / sample_rate
-    f0_hz = 440.0 * 2.0 ** ((pitch_midi - 69.0) / 12.0)
-    audio = np.zeros(n_samples)
-    for k, amplitude in enumerate(timbre.harmonics, start=1):
-        if k * f0_hz < sample_rate / 2 and amplitude > 0:
-            decay = np.exp(-t * np.sqrt(k) / timbre.decay_s)
-            audio += amplitude * decay * np.sin(2 * np.pi * k * f0_hz * t)
-        if progress is not None:
-            progress(k / len(timbre.harmonics))
-    audio *= np.minimum(1.0, np.minimum(t / ATTACK_S, (duration_s - t) / RELEASE_S).clip(0))
-    peak = float(np.max(np.abs(audio)))
-    return (audio * (PEAK / peak if peak > 0 else 0.0)).astype(np.float32)
-
-
 class tone(PdObject):  # Pd object names are lower case
     """Render decaying harmonic tones into Pd arrays (the bridge demo object)."""
 
@@ -114,8 +79,9 @@ class tone(PdObject):  # Pd object names are lower case
         if amplitudes:
             timbre = Timbre(check_harmonics(amplitudes), timbre.decay_s)
         self.state = "rendering"
-        audio = harmonic_tone(
-            pitch, duration, sample_rate=pyext._samplerate(), timbre=timbre,
+        audio = decaying_tone(
+            midi_to_hz(pitch), duration_s=duration, sample_rate=pyext._samplerate(),
+            harmonics=timbre.harmonics, decay_s=timbre.decay_s, peak=PEAK,
             progress=self.progress,
         )
         self.done("render", name, self.write_array(name, audio))
