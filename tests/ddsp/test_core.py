@@ -27,8 +27,11 @@ def test_upsample_frames_is_linear_with_frames_at_hop_multiples() -> None:
     controls = torch.tensor([[[0.0], [1.0], [3.0]]])
     up = core.upsample_frames(controls, n_samples=3 * HOP)[0, :, 0]
     assert up[0] == 0 and up[HOP] == 1 and up[2 * HOP] == 3
-    assert up[HOP // 2] == pytest.approx(0.5)
+    assert up[HOP // 2] == pytest.approx(0.5) and up[HOP // 4] == pytest.approx(0.25)
     assert torch.all(up[2 * HOP:] == 3)  # held after the last frame
+    smooth = core.upsample_frames(controls, n_samples=3 * HOP, smooth=True)[0, :, 0]
+    assert smooth[HOP // 2] == pytest.approx(0.5)
+    assert smooth[HOP // 4] == pytest.approx(0.5 - 0.5 * np.cos(np.pi / 4))
 
 
 def test_one_harmonic_is_a_sine_at_f0() -> None:
@@ -36,7 +39,7 @@ def test_one_harmonic_is_a_sine_at_f0() -> None:
     audio, _ = core.harmonic_synthesis(frames(440, n_frames), frames(0.5, n_frames),
                                        frames(1.0, n_frames), n_samples=n_frames * HOP,
                                        sample_rate=SR)
-    t = np.arange(n_frames * HOP) / SR
+    t = np.arange(1, n_frames * HOP + 1) / SR  # DDSP's inclusive phase sum
     np.testing.assert_allclose(audio[0].numpy(), 0.5 * np.sin(2 * np.pi * 440 * t), atol=1e-4)
 
 

@@ -22,46 +22,44 @@ _PHASE_DTYPE = torch.float64
 SYNTH_CHUNK = 32768
 
 
-def upsample_frames(controls: torch.Tensor, *, n_samples: int) -> torch.Tensor:
-    """Linear interpolation from frame rate to sample rate.
+def upsample_frames(controls: torch.Tensor, *, n_samples: int,
+                    smooth: bool = False) -> torch.Tensor:
+    """Interpolation from frame rate to sample rate.
 
     Frame ``k`` sits at sample ``k · n_samples / n_frames``; samples after the last frame
-    hold its value.
+    hold its value (``ddsp.core.resample`` with ``add_endpoint=True``). ``smooth`` uses
+    raised-cosine weights between frames, which is what DDSP's ``'window'`` method (Hann
+    windows at 50 % overlap) amounts to; otherwise the interpolation is linear.
 
     Args:
         controls: [batch, n_frames, channels].
         n_samples: output length; a whole multiple of ``n_frames`` in normal use.
+        smooth: raised-cosine instead of linear weights.
 
     Returns:
         [batch, n_samples, channels].
     """
-    return _upsample_channels_first(controls, n_samples=n_samples).transpose(1, 2)
+    return _upsample_channels_first(controls, n_samples=n_samples, smooth=smooth).transpose(1, 2)
 
 
-def _upsample_channels_first(controls: torch.Tensor, *, n_samples: int) -> torch.Tensor:
-    """[batch, n_frames, channels] → [batch, channels, n_samples] (see upsample_frames)."""
-    held = torch.cat([controls, controls[:, -1:]], dim=1).transpose(1, 2)
-    up = F.interpolate(held, size=n_samples + 1, mode="linear", align_corners=True)
-    return up[..., :n_samples]
-
-
-def _upsample_chunks(controls: torch.Tensor, *, n_samples: int, chunk_samples: int):
-    """Yield ``(start, [batch, channels, length])`` pieces of upsample_frames' output."""
+def _upsample_channels_first(controls: torch.Tensor, *, n_samples: int, smooth: bool = False,
+                             start: int = 0, stop: int | None = None) -> torch.Tensor:
+    """Samples ``start … stop`` of upsample_frames' output, as [batch, channels, length]."""
     n_frames = controls.shape[1]
-    if n_samples % n_frames or n_samples <= chunk_samples:
-        yield 0, _upsample_channels_first(controls, n_samples=n_samples)
-        return
-    hop = n_samples // n_frames
-    step = max(1, chunk_samples // hop)
-    for first in range(0, n_frames, step):
-        piece = controls[:, first:first + step + 1]
-        n_out = min(step, n_frames - first) * hop
-        if piece.shape[1] == step + 1:
-            up = F.interpolate(piece.transpose(1, 2), size=n_out + 1, mode="linear",
-                               align_corners=True)[..., :n_out]
-        else:
-            up = _upsample_channels_first(piece, n_samples=n_out)
-        yield first * hop, up
+    stop = n_samples if stop is None else stop
+    if n_frames == 1:
+        return controls.transpose(1, 2).expand(-1, -1, stop - start)
+    step = n_frames / n_samples
+    first = min(int(start * step), n_frames - 2)
+    last = min(int((stop - 1) * step) + 2, n_frames)
+    segment = controls[:, first:last].transpose(1, 2)  # [batch, channels, frames]
+    position = torch.arange(start, stop, device=controls.device, dtype=torch.float64) * step
+    position = position.clamp(max=n_frames - 1) - first
+    left = position.floor().long().clamp(max=segment.shape[-1] - 2)
+    weight = (position - left).to(controls.dtype)
+    if smooth:
+        weight = 0.5 - 0.5 * torch.cos(math.pi * weight)
+    return segment[..., left] * (1 - weight) + segment[..., left + 1] * weight
 
 
 def remove_above_nyquist(
@@ -91,10 +89,12 @@ def harmonic_synthesis(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Additive synthesis of integer harmonics with phase-continuous oscillators.
 
-    Controls are upsampled linearly to audio rate. The fundamental's phase is the running
-    sum of ``f0 / sample_rate`` (in cycles, float64), starting at ``initial_phase``; the
-    ``k``-th harmonic has phase ``k · phase``. Partials at or above Nyquist are masked per
-    sample, so a gliding f0 never aliases.
+    As ``ddsp.core.harmonic_synthesis``: f0 is upsampled linearly and amplitudes with
+    raised-cosine weights (DDSP's ``'window'`` method); the fundamental's phase at sample
+    ``t`` is ``initial_phase + Σ_{i≤t} f0_i / sample_rate`` (in cycles, accumulated in
+    float64), and the ``k``-th harmonic has phase ``k · phase``. Partials at or above
+    Nyquist are masked (at frame level, using the larger f0 of each frame and its
+    neighbours, so no interpolated sample ever aliases).
 
     Args:
         f0_hz: [batch, n_frames, 1], Hz (0 for silence).
@@ -112,22 +112,23 @@ def harmonic_synthesis(
     """
     batch, _, n_harmonics = harmonic_distribution.shape
     k = torch.arange(1, n_harmonics + 1, device=f0_hz.device, dtype=f0_hz.dtype)
-    # Masking at frame level with the larger f0 of each frame and its neighbours: linear
+    # Masking at frame level with the larger f0 of each frame and its neighbours:
     # interpolation between two masked frames stays 0, so no sample ever aliases.
     f0_max = F.max_pool1d(f0_hz.transpose(1, 2), 3, stride=1, padding=1).transpose(1, 2)
     weights = remove_above_nyquist(f0_max * k, amplitudes * harmonic_distribution,
                                    sample_rate=sample_rate)
     f0 = _upsample_channels_first(f0_hz, n_samples=n_samples)[:, 0]
     phase = torch.cumsum(f0.to(_PHASE_DTYPE) / sample_rate, dim=-1)
-    phase = phase - f0[:, :1].to(_PHASE_DTYPE) / sample_rate  # first sample at the start phase
     if initial_phase is not None:
         phase = phase + initial_phase.to(_PHASE_DTYPE).view(batch, 1)
-    final_phase = torch.remainder(phase[:, -1] + f0[:, -1].to(_PHASE_DTYPE) / sample_rate, 1.0)
+    final_phase = torch.remainder(phase[:, -1], 1.0)
     # Wrapped to [0, 1) cycles, float32 is exact enough for k · phase (k ≤ a few hundred).
     angle = (2 * math.pi) * torch.remainder(phase, 1.0).to(weights.dtype)
     chunks = []
-    for start, amp in _upsample_chunks(weights, n_samples=n_samples, chunk_samples=SYNTH_CHUNK):
-        stop = start + amp.shape[-1]
+    for start in range(0, n_samples, SYNTH_CHUNK):
+        stop = min(n_samples, start + SYNTH_CHUNK)
+        amp = _upsample_channels_first(weights, n_samples=n_samples, smooth=True, start=start,
+                                       stop=stop)
         chunks.append((torch.sin(angle[:, None, start:stop] * k[:, None]) * amp).sum(1))
     return torch.cat(chunks, dim=-1), final_phase.to(f0.dtype)
 
@@ -235,4 +236,5 @@ def filtered_noise(
     noise = torch.rand(batch, n_samples, generator=generator, device=magnitudes.device,
                        dtype=magnitudes.dtype) * 2 - 1
     ir = frequency_impulse_response(magnitudes, window_size=window_size)
-    return fft_convolve(noise, ir, delay_compensation=ir.shape[-1] // 2)
+    # DDSP's automatic delay compensation for these filters: (ir_size - 1) // 2 - 1.
+    return fft_convolve(noise, ir, delay_compensation=max(0, (ir.shape[-1] - 1) // 2 - 1))
