@@ -134,7 +134,9 @@ def _eval(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print(f"{generator.name} on {args.data} ({len(test)} melodies, {metrics.n_steps} steps): "
-              f"nll {metrics.nll:.4f} per step, accuracy {metrics.accuracy:.4f}")
+              f"nll {metrics.nll:.4f} per step, accuracy {metrics.accuracy:.4f} "
+              f"(over its own classes: nll {metrics.label_nll:.4f}, "
+              f"accuracy {metrics.label_accuracy:.4f})")
         if args.baseline:
             print(f"bigram baseline: nll {result['bigram']['nll']:.4f}, "
                   f"accuracy {result['bigram']['accuracy']:.4f}")
