@@ -220,6 +220,7 @@ def filtered_noise(
     n_samples: int,
     window_size: int = 0,
     generator: torch.Generator | None = None,
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Uniform white noise in [−1, 1) shaped by per-frame linear-phase filters.
 
@@ -228,13 +229,15 @@ def filtered_noise(
         n_samples: output length, a multiple of ``n_frames``.
         window_size: filter length (see :func:`frequency_impulse_response`).
         generator: random generator, for reproducible noise.
+        noise: [batch, n_samples] noise to filter instead of drawing it.
 
     Returns:
         [batch, n_samples].
     """
     batch = magnitudes.shape[0]
-    noise = torch.rand(batch, n_samples, generator=generator, device=magnitudes.device,
-                       dtype=magnitudes.dtype) * 2 - 1
+    if noise is None:
+        noise = torch.rand(batch, n_samples, generator=generator, device=magnitudes.device,
+                           dtype=magnitudes.dtype) * 2 - 1
     ir = frequency_impulse_response(magnitudes, window_size=window_size)
     # DDSP's automatic delay compensation for these filters: (ir_size - 1) // 2 - 1.
     return fft_convolve(noise, ir, delay_compensation=max(0, (ir.shape[-1] - 1) // 2 - 1))

@@ -161,16 +161,19 @@ class DDSPModel(nn.Module):
 
     def forward(
         self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, *,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | None = None, noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Audio [batch, n_frames · hop_length] from f0 (Hz) and loudness (dB) [batch, n_frames]."""
+        """Audio [batch, n_frames · hop_length] from f0 (Hz) and loudness (dB) [batch, n_frames].
+
+        ``noise`` [batch, n_samples] replaces the noise synth's random source.
+        """
         n_samples = f0_hz.shape[-1] * self.config.hop_length
         c, _ = self.controls(f0_hz, loudness_db)
         harmonic, _ = self.harmonic.get_signal(c["amplitudes"], c["harmonic_distribution"],
                                                c["f0_hz"], n_samples=n_samples)
-        noise = self.noise.get_signal(c["noise_magnitudes"], n_samples=n_samples,
-                                      generator=generator)
-        audio = harmonic + noise
+        filtered = self.noise.get_signal(c["noise_magnitudes"], n_samples=n_samples,
+                                         generator=generator, noise=noise)
+        audio = harmonic + filtered
         if self.reverb is not None:
             audio = self.reverb(audio)
         return audio

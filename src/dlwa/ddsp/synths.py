@@ -91,11 +91,12 @@ class FilteredNoise(nn.Module):
 
     def get_signal(
         self, magnitudes: torch.Tensor, *, n_samples: int,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | None = None, noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Audio [batch, n_samples]."""
+        """Audio [batch, n_samples] (``noise``: filter this instead of fresh noise)."""
         return core.filtered_noise(magnitudes, n_samples=n_samples,
-                                   window_size=self.window_size, generator=generator)
+                                   window_size=self.window_size, generator=generator,
+                                   noise=noise)
 
 
 class Reverb(nn.Module):
