@@ -89,6 +89,15 @@ def test_checkpoint_round_trip_by_name(tiny_checkpoint: Path,
         load_model("tuba")
 
 
+def test_int8_decoder_sounds_nearly_the_same(tiny_checkpoint: Path) -> None:
+    audio = melody(1.0)
+    params = TransferParams(adjust=False)
+    full, _ = transfer(audio, sample_rate=SR, model=load_model(tiny_checkpoint), params=params)
+    int8, _ = transfer(audio, sample_rate=SR, model=load_model(tiny_checkpoint, quantize=True),
+                       params=params)
+    assert np.sqrt(np.mean((full - int8) ** 2)) < 0.1 * np.sqrt(np.mean(full**2))
+
+
 def test_training_smoke_test_and_resume(audio_folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     config = TrainConfig(n_steps=2, batch_size=2, example_s=1.0, save_every=1)

@@ -71,6 +71,12 @@ def end_to_end() -> list[Measurement]:
             Measurement(f"pitch tracker alone, {tracker}", duration_s / pitch_s, "x real time",
                         f"{duration_s:g} s at 16 kHz, {pitch_s:.2f} s"),
         ]
+    int8 = load_model("violin", quantize=True)
+    seconds = _best(lambda: transfer(audio, sample_rate=INPUT_RATE, model=int8,
+                                     out_sample_rate=INPUT_RATE), 3)
+    results.append(Measurement("end-to-end real-time factor, yin, int8 decoder",
+                               DURATION_S / seconds, "x real time",
+                               f"as above with load_model(quantize=True), {seconds:.2f} s"))
     n_frames = int(DURATION_S * model.model.config.frame_rate)
     f0 = torch.full((1, n_frames), 330.0)
     loudness = torch.full((1, n_frames), -30.0)
@@ -90,7 +96,7 @@ def end_to_end() -> list[Measurement]:
 def decoder_full_size() -> list[Measurement]:
     import torch
 
-    from dlwa.ddsp.model import DDSPConfig, DDSPModel, n_parameters
+    from dlwa.ddsp.model import DDSPConfig, DDSPModel, n_parameters, quantize_decoder
 
     torch.set_num_threads(1)
     model = DDSPModel(DDSPConfig()).eval()
@@ -100,9 +106,20 @@ def decoder_full_size() -> list[Measurement]:
         model(f0, loudness)
         decoder_s = _best(lambda: model.controls(f0, loudness), 5)
         total_s = _best(lambda: model(f0, loudness), 5)
+    n_params = n_parameters(model.decoder)
+    quantize_decoder(model)
+    with torch.inference_mode():
+        model(f0, loudness)
+        int8_decoder_s = _best(lambda: model.controls(f0, loudness), 5)
+        int8_total_s = _best(lambda: model(f0, loudness), 5)
     return [
         Measurement("solo_instrument.gin decoder, 4 s", decoder_s / 4.0, "s per s of audio",
-                    f"{n_parameters(model.decoder) / 1e6:.2f} M parameters, 1 thread"),
+                    f"{n_params / 1e6:.2f} M parameters, float32, 1 thread"),
         Measurement("solo_instrument.gin decoder + synths + reverb, 4 s", total_s / 4.0,
-                    "s per s of audio", "ddsp 3.7.0 (TF 2.21, tf.function): 0.09 s per s"),
+                    "s per s of audio", "float32"),
+        Measurement("solo_instrument.gin decoder, int8, 4 s", int8_decoder_s / 4.0,
+                    "s per s of audio", "quantize_decoder: int8 GRU and Linear"),
+        Measurement("solo_instrument.gin decoder + synths + reverb, int8, 4 s",
+                    int8_total_s / 4.0, "s per s of audio",
+                    "ddsp 3.7.0: scripts/bench_ddsp_reference.py"),
     ]

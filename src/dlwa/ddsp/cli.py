@@ -37,6 +37,7 @@ def register(verbs: object) -> None:
     evaluate.add_argument("--model", required=True, help="checkpoint name or path")
     evaluate.add_argument("--tracker", choices=PITCH_TRACKER_NAMES, default=None)
     evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.add_argument("--int8", action="store_true", help="int8 decoder")
 
     importer = verbs.add("import", "ddsp", _import, "convert a DDSP TF2 solo-instrument "
                          "checkpoint (with operative_config-0.gin, dataset_statistics.pkl)")
@@ -55,6 +56,8 @@ def _add_transfer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-rate", type=int, default=None,
                         help="output rate (default: the model's)")
     parser.add_argument("--peak", type=float, default=0.9, help="output peak; 0 keeps the level")
+    parser.add_argument("--int8", action="store_true",
+                        help="int8 decoder (about 3x faster decoder, near-identical sound)")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -75,7 +78,7 @@ def _transfer(args: argparse.Namespace) -> int:
     from dlwa.ddsp.model import load_model
     from dlwa.ddsp.transfer import TransferParams, transfer
 
-    model = load_model(args.model)
+    model = load_model(args.model, quantize=args.int8)
     audio, sample_rate = load_audio(args.input)
     params = TransferParams(
         f0_octave_shift=args.f0_octave_shift, f0_confidence_threshold=args.f0_confidence_threshold,
@@ -94,7 +97,7 @@ def _eval(args: argparse.Namespace) -> int:
     from dlwa.ddsp.model import load_model
     from dlwa.ddsp.transfer import evaluate
 
-    model = load_model(args.model)
+    model = load_model(args.model, quantize=args.int8)
     scan = scan_audio_folder(args.data)
     files = []
     for info in scan.files:
