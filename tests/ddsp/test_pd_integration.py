@@ -3,7 +3,8 @@
 One Pd run transfers pd_patches/timbre_transfer-example.wav (a trumpet melody) with each
 parameter changed in turn, writes every result to a wav file, and tries bad input. The
 checks: the output follows the input's pitch contour, every parameter has its effect,
-and errors are clear. A second test renders the shipped patch's demo.
+and errors are clear. A second test renders the shipped patch's demo and checks that what
+it plays has no spectral images (the output array is at Pd's rate and plays at normal speed).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.pd
 PATCH = Path(__file__).parent / "patches" / "tt_batch.pd"
 EXAMPLE = pd_runner.PATCH_DIR / "timbre_transfer-example.wav"
 SR = 16000
+PD_SR = 48000  # pd_runner's default -r
 # f0 shift, confidence threshold, dB shift, in rate, out rate, adjust, quiet, autotune
 RUNS = {
     "base": "0 0 0 16000 16000 0 0 0",
@@ -33,6 +35,7 @@ RUNS = {
     "in_rate": "0 0 0 8000 16000 0 0 0",
     "adjust": "0 0 0 16000 16000 1 0 0",
     "autotune": "0 0 0 16000 16000 1 0 1",
+    "pd_rate": "0 0 0 16000 0 0 0 0",  # out_sample_rate 0: Pd's rate
 }
 QUIET_RUNS = {"gaps": "0 0 0 16000 16000 1 0 0", "gaps_quiet": "0 0 0 16000 16000 1 60 0"}
 BAD = {
@@ -78,9 +81,29 @@ def test_every_run_transferred(results) -> None:
     replies = run.printed("tt")
     done = [line for line in replies if line.startswith("transferred")]
     assert done == ["transferred 80000"] * 4 + ["transferred 160000", "transferred 160000"] + [
-        "transferred 80000"] * 4, run.output
+        "transferred 80000"] * 2 + ["transferred 240000"] + ["transferred 80000"] * 2, run.output
     assert len(audio["base"]) == 80000 and len(audio["rate32k"]) == 160000
+    assert len(audio["pd_rate"]) == 5 * PD_SR
     assert np.abs(audio["base"]).max() == pytest.approx(0.9, abs=1e-3)
+
+
+def band_energy(audio: np.ndarray, sample_rate: int) -> tuple[float, float]:
+    """Energy below 8 kHz (from 20 Hz) and above 8.5 kHz of ``audio`` (one Hann window)."""
+    power = np.abs(np.fft.rfft(audio.astype(np.float64) * np.hanning(len(audio)))) ** 2
+    freqs = np.fft.rfftfreq(len(audio), 1 / sample_rate)
+    return (float(power[(freqs > 20) & (freqs < 8000)].sum()),
+            float(power[freqs > 8500].sum()))
+
+
+def test_out_sample_rate_0_is_pds_rate(results) -> None:
+    # The same transfer as "base", written at Pd's 48 kHz (soxr) instead of 16 kHz.
+    _, audio = results
+    base_f0, base_conf = f0_of(audio["base"])
+    f0, conf = f0_of(audio["pd_rate"], PD_SR)
+    both = (base_conf > 0.8) & (conf > 0.8)
+    assert np.median(np.abs(1200 * np.log2(f0[both] / base_f0[both]))) < 10
+    below, above = band_energy(audio["pd_rate"], PD_SR)
+    assert above < 1e-6 * below
 
 
 def test_output_follows_the_input_pitch_contour(results) -> None:
@@ -136,12 +159,20 @@ def test_shipped_patch_demo_renders(pd_external: Path, tmp_path: Path) -> None:
     rendered = render_patch(pd_runner.PATCH_DIR / "timbre_transfer.pd",
                             out=tmp_path / "demo.wav", seconds=5.2,
                             send=["timbre_transfer-demo bang"])
-    assert "timbre_transfer: transferred 80000" in rendered.run.output
+    assert "timbre_transfer: transferred 240000" in rendered.run.output  # 5 s at Pd's rate
     assert "error" not in rendered.run.output.replace("error_", "")
     stereo, rate = sf.read(rendered.wav, dtype="float32")
     audio = stereo[:, 0]
-    assert rate == 48000 and np.abs(audio).max() == pytest.approx(0.45, abs=0.02)
+    assert rate == PD_SR and np.abs(audio).max() == pytest.approx(0.45, abs=0.02)
     assert np.sqrt(np.mean(audio[: 4 * rate] ** 2)) > 0.02  # plays the result at once
+    # No imaging. The violin model synthesises at 16 kHz, so it has nothing above 8 kHz;
+    # what it has from 4 to 8 kHz is about -22 dB of the total. When the patch played the
+    # 16 kHz array with [tabread4~] at 1/3 speed (interpolation, no filter), its harmonics
+    # came back mirrored around 8 and 16 kHz: 9e-5 (-40 dB) of the energy below 8 kHz.
+    # Played from the 48 kHz array written by soxr: about 1e-9 (-90 dB).
+    playing = audio[: 5 * rate - rate // 20]  # up to the end of the array (its last click)
+    below, above = band_energy(playing, rate)
+    assert above < 1e-7 * below, above / below
 
 
 @pytest.mark.parametrize("name", ["timbre_transfer.pd", "timbre_transfer-help.pd"])

@@ -39,8 +39,9 @@ def say(o, text: str) -> list[str]:
     return standin.outputs(o)
 
 
-def out_f0(sample_rate: int = 16000) -> float:
-    f0, conf = feats.yin(standin.array("out").astype(np.float32), sample_rate=sample_rate)
+def out_f0(sample_rate: int = PD_SR) -> float:
+    f0, conf = feats.yin(standin.array("out").astype(np.float32), sample_rate=sample_rate,
+                         frame_rate=100)  # 100/s divides 44.1 kHz too
     return float(np.median(f0[conf > 0.5]))
 
 
@@ -52,11 +53,32 @@ def test_load_by_name_and_missing_model(obj) -> None:
 
 def test_run_writes_the_output_array(obj) -> None:
     replies = say(obj, "run tiny in out")
-    assert replies[-1] == "transferred 16000"  # 1 s at the model's 16 kHz
+    assert replies[-1] == "transferred 48000"  # 1 s at Pd's 48 kHz
     assert any(r.startswith("progress") for r in replies)
     out = standin.array("out")
-    assert len(out) == 16000 and np.abs(out).max() == pytest.approx(0.9, abs=1e-4)
+    assert len(out) == 48000 and np.abs(out).max() == pytest.approx(0.9, abs=1e-4)
     assert standin.is_dirty("out")
+
+
+@pytest.mark.parametrize("pd_rate", [44100, 48000, 96000])
+def test_out_sample_rate_0_is_pds_rate(obj, pd_rate: int) -> None:
+    # A Pd array plays at Pd's rate: by default the output is written at it (resampled
+    # from the model's 16 kHz by soxr), so [tabplay~] plays it at the right speed and
+    # pitch without [tabread4~] reading a 16 kHz array slower (which mirrors harmonics).
+    standin.set_samplerate(pd_rate)
+    say(obj, "adjust 0")
+    assert say(obj, "out_sample_rate 0") == ["done out_sample_rate 0"]
+    assert say(obj, "run tiny sine out 0 0 0 48000")[-1] == f"transferred {pd_rate}"
+    assert len(standin.array("out")) == pd_rate
+    assert out_f0(pd_rate) == pytest.approx(220, rel=0.03)  # right pitch at Pd's rate
+    out = standin.array("out").astype(np.float64)
+    power = np.abs(np.fft.rfft(out * np.hanning(len(out)))) ** 2
+    freqs = np.fft.rfftfreq(len(out), 1 / pd_rate)
+    # The model's audio ends at its Nyquist (8 kHz): resampling adds no images above it.
+    assert power[freqs > 8500].sum() < 1e-6 * power[freqs < 8000].sum()
+    # An explicit rate still resamples to that rate, whatever Pd's is.
+    assert say(obj, "run tiny sine out 0 0 0 48000 16000")[-1] == "transferred 16000"
+    assert out_f0(16000) == pytest.approx(220, rel=0.03)
 
 
 def test_run_arguments_in_the_course_order(obj) -> None:
@@ -72,7 +94,7 @@ def test_run_arguments_in_the_course_order(obj) -> None:
 def test_in_sample_rate_is_the_arrays_rate(obj) -> None:
     # The same samples declared at 24 kHz last twice as long.
     assert say(obj, "in_sample_rate 24000") == ["done in_sample_rate 24000"]
-    assert say(obj, "run tiny in out")[-1] == "transferred 32000"
+    assert say(obj, "run tiny in out")[-1] == "transferred 96000"  # 2 s at Pd's 48 kHz
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -124,7 +146,7 @@ def test_bad_input_gives_clear_errors(obj) -> None:
     assert say(obj, "run tuba in out")[-1].startswith("error no checkpoint named")
     reply = say(obj, "run tiny in out 0 0 0 100")
     assert reply[-1] == "error in_sample_rate must be at least 1000 Hz: got 100"
-    assert say(obj, "run tiny in out")[-1] == "transferred 16000"  # still works
+    assert say(obj, "run tiny in out")[-1] == "transferred 48000"  # still works
 
 
 def test_normalize(obj) -> None:

@@ -7,12 +7,14 @@ Keeps the course's messages (``02_ddsp/ddsp_pd.py``) and adds one message per pa
 - ``run <model> <in array> <out array> [f0_octave_shift f0_confidence_threshold
   loudness_db_shift in_sample_rate out_sample_rate adjust quiet autotune]``: the course's
   argument order; missing arguments take the object's current settings. The output is
-  peak-normalised to 0.9 and written (resized) into ``<out array>``; replies
-  ``progress …`` then ``transferred <n_samples>``.
+  peak-normalised to 0.9 and written (resized) into ``<out array>`` at ``out_sample_rate``
+  (by default Pd's rate, so ``[tabplay~]`` or ``[tabread4~]`` at normal speed plays it
+  right); replies ``progress …`` then ``transferred <n_samples>``.
 - ``normalize <array> [peak]``: scale an array to the peak (default 0.9); ``normalized``.
 - Parameters, each replying ``done <name> <value>``: ``f0_octave_shift <octaves>``,
   ``f0_confidence_threshold <0..1>``, ``loudness_db_shift <dB>``, ``in_sample_rate <Hz>``
-  (0: Pd's rate), ``out_sample_rate <Hz>`` (0: the model's, 16000), ``adjust <0|1>``,
+  (0: Pd's rate), ``out_sample_rate <Hz>`` (0, the default: Pd's rate; any other rate is
+  resampled to with soxr, e.g. the model's 16000 for a file), ``adjust <0|1>``,
   ``quiet <dB>``, ``autotune <0..1>``, ``tracker <yin|crepe-tiny|crepe-full>``.
 - ``status`` lists them all; ``unload`` and ``help`` as every dlwa object.
 """
@@ -90,9 +92,12 @@ class timbre_transfer(PdObject):  # Pd object names are lower case
             f0_confidence_threshold=settings["f0_confidence_threshold"],
             loudness_db_shift=settings["loudness_db_shift"], adjust=bool(settings["adjust"]),
             quiet=settings["quiet"], autotune=settings["autotune"], tracker=self.tracker)
+        # 0 is Pd's rate: a Pd array plays at Pd's rate, and playing a 16 kHz array faster
+        # with [tabread4~] would mirror the harmonics above 8 kHz (it interpolates, it does
+        # not filter). soxr resamples the model's output instead.
+        out_rate = round(settings["out_sample_rate"] or pyext._samplerate())
         out, _ = transfer(audio, sample_rate=round(in_rate), model=loaded, params=params,
-                          out_sample_rate=int(settings["out_sample_rate"]) or None,
-                          peak=DEFAULT_PEAK, progress=self.progress)
+                          out_sample_rate=out_rate, peak=DEFAULT_PEAK, progress=self.progress)
         self.reply("transferred", self.write_array(out_name, out))
 
     @message("normalize <array> [peak]")
@@ -126,9 +131,9 @@ class timbre_transfer(PdObject):  # Pd object names are lower case
         """The input array's rate (e.g. the file's); 0 uses Pd's."""
         self.set_parameter("in_sample_rate", value)
 
-    @message("out_sample_rate <Hz, 0 for the model's>")
+    @message("out_sample_rate <Hz, 0 for Pd's>")
     def out_sample_rate_1(self, value: Any) -> None:
-        """The output array's rate; 0 keeps the model's (16000)."""
+        """The output array's rate; 0 (the default) is Pd's, so the array plays right."""
         self.set_parameter("out_sample_rate", value)
 
     @message("adjust <0|1>")
