@@ -325,8 +325,15 @@ class _Beam:
                      self.state.take(index), self.logits[index])
 
 
+ALIASES = {"basic_rnn": "melody_rnn_basic", "lookback_rnn": "melody_rnn_lookback",
+           "attention_rnn": "melody_rnn_attention"}
+"""The course's (Magenta's) model names and the shipped checkpoints that stand for them."""
+
+
 def load_generator(name_or_path: str | Path, *, base_dir: Path | None = None) -> Generator:
-    """Load a ``melody_rnn`` checkpoint by name (in ``checkpoints/``) or path."""
+    """Load a ``melody_rnn`` checkpoint by name (in ``checkpoints/``; the course names
+    ``basic_rnn``, ``lookback_rnn``, ``attention_rnn`` too) or path."""
+    name_or_path = ALIASES.get(str(name_or_path), name_or_path)
     path = checkpoints.find_checkpoint(name_or_path, base_dir=base_dir, kind=KIND)
     checkpoint = checkpoints.load_checkpoint(path, expected_kind=KIND)
     model = MelodyRnn(MelodyRnnConfig.from_dict(checkpoint.config))

@@ -43,9 +43,6 @@ from typing import Any
 
 from dlwa.pd.base import PdObject, message, name_arg, number
 
-ALIASES = {"basic_rnn": "melody_rnn_basic", "lookback_rnn": "melody_rnn_lookback",
-           "attention_rnn": "melody_rnn_attention"}
-"""The course's model names and the checkpoints that stand for them."""
 STEPS_PER_BAR = 16
 DEFAULT_QPM = 120.0
 MIN_NOTES_FOR_TEMPO = 5
@@ -90,7 +87,7 @@ class melody_rnn(PdObject):  # Pd object names are lower case
         """Load by name (course names too), path, or Magenta bundle; ``loaded <name>``."""
         from dlwa.melody_rnn.generate import load_generator
 
-        text = ALIASES.get(name_arg(name, "model"), str(name))
+        text = name_arg(name, "model")
         self.state = "loading"
         if text.endswith(".mag"):
             from dlwa.melody_rnn.convert import generator_from_bundle
