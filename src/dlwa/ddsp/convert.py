@@ -4,10 +4,8 @@ A DDSP training folder holds ``ckpt-<step>.index`` and ``ckpt-<step>.data-*-of-*
 tensor-bundle format), ``operative_config-0.gin`` and, when auto adjust was prepared,
 ``dataset_statistics.pkl``. This module reads:
 
-- the bundle: the ``.index`` file is a LevelDB-style table (blocks of prefix-compressed
-  keys with restart points, an index block, a 48-byte footer) mapping each variable name
-  to a ``BundleEntryProto`` (dtype, shape, shard, offset, size), decoded here by hand;
-  the tensors are raw little-endian bytes in the data shards;
+- the bundle, with :func:`dlwa.tf_checkpoint.read_tensor_bundle` (the ``.index`` table
+  of ``BundleEntryProto`` entries and the data shards, decoded without TensorFlow);
 - the gin file: the ``RnnFcDecoder``, ``Harmonic``, ``F0LoudnessPreprocessor`` and
   ``Reverb`` bindings, which fix the model's sizes and rates;
 - the statistics pickle, with a restricted unpickler that knows numpy arrays and stands in
@@ -27,17 +25,14 @@ import io
 import os
 import pickle
 import re
-import struct
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from dlwa import tf_checkpoint
 from dlwa.ddsp.model import DDSPConfig, DDSPModel, save_model
 
-TABLE_MAGIC = 0xDB4775248B80FB57
-DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6: np.int8,
-          9: np.int64, 10: np.bool_, 19: np.float16}
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 
 
@@ -48,140 +43,16 @@ class ImportError_(ValueError):
 # ----- tensor bundle
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result, shift = 0, 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _proto_fields(data: bytes) -> list[tuple[int, Any]]:
-    """(field number, value) pairs of a protobuf message: ints, or bytes for length fields."""
-    fields, pos = [], 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-        elif wire == 1:
-            value, pos = struct.unpack_from("<Q", data, pos)[0], pos + 8
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            value, pos = data[pos:pos + length], pos + length
-        elif wire == 5:
-            value, pos = struct.unpack_from("<I", data, pos)[0], pos + 4
-        else:
-            raise ImportError_(f"unsupported protobuf wire type {wire} in the checkpoint index")
-        fields.append((number, value))
-    return fields
-
-
-def _snappy_decompress(data: bytes) -> bytes:
-    length, pos = _varint(data, 0)
-    out = bytearray()
-    while pos < len(data):
-        tag = data[pos]
-        pos += 1
-        kind = tag & 3
-        if kind == 0:
-            n = tag >> 2
-            if n >= 60:
-                extra = n - 59
-                n = int.from_bytes(data[pos:pos + extra], "little")
-                pos += extra
-            n += 1
-            out += data[pos:pos + n]
-            pos += n
-            continue
-        if kind == 1:
-            n, offset = ((tag >> 2) & 7) + 4, ((tag >> 5) << 8) | data[pos]
-            pos += 1
-        elif kind == 2:
-            n, offset = (tag >> 2) + 1, int.from_bytes(data[pos:pos + 2], "little")
-            pos += 2
-        else:
-            n, offset = (tag >> 2) + 1, int.from_bytes(data[pos:pos + 4], "little")
-            pos += 4
-        for _ in range(n):
-            out.append(out[-offset])
-    if len(out) != length:
-        raise ImportError_("corrupt snappy block in the checkpoint index")
-    return bytes(out)
-
-
-def _read_block(data: bytes, offset: int, size: int) -> list[tuple[bytes, bytes]]:
-    """Entries (key, value) of one table block."""
-    block = data[offset:offset + size]
-    compression = data[offset + size]
-    if compression == 1:
-        block = _snappy_decompress(block)
-    elif compression != 0:
-        raise ImportError_(f"unsupported block compression {compression} in the index")
-    n_restarts = struct.unpack_from("<I", block, len(block) - 4)[0]
-    end = len(block) - 4 - 4 * n_restarts
-    entries, pos, key = [], 0, b""
-    while pos < end:
-        shared, pos = _varint(block, pos)
-        unshared, pos = _varint(block, pos)
-        value_length, pos = _varint(block, pos)
-        key = key[:shared] + block[pos:pos + unshared]
-        pos += unshared
-        entries.append((key, block[pos:pos + value_length]))
-        pos += value_length
-    return entries
-
-
 def read_tensor_bundle(prefix: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """All numeric tensors of a TF checkpoint (``<prefix>.index`` + data shards), by name.
 
     Raises:
-        ImportError_: missing files or a malformed index.
+        ImportError_: missing files or a malformed index (from :mod:`dlwa.tf_checkpoint`).
     """
-    prefix = str(prefix)
-    index_path = Path(prefix + ".index")
-    if not index_path.is_file():
-        raise ImportError_(f"no checkpoint index {index_path}")
-    data = index_path.read_bytes()
-    if len(data) < 48 or struct.unpack_from("<Q", data, len(data) - 8)[0] != TABLE_MAGIC:
-        raise ImportError_(f"{index_path} is not a TensorFlow checkpoint index")
-    footer = data[-48:]
-    _, pos = _varint(footer, 0)
-    _, pos = _varint(footer, pos)
-    index_offset, pos = _varint(footer, pos)
-    index_size, _ = _varint(footer, pos)
-    entries: list[tuple[bytes, bytes]] = []
-    for _, handle in _read_block(data, index_offset, index_size):
-        offset, p = _varint(handle, 0)
-        size, _ = _varint(handle, p)
-        entries += _read_block(data, offset, size)
-    n_shards = 1
-    tensors: dict[str, np.ndarray] = {}
-    shards: dict[int, bytes] = {}
-    for key, value in entries:
-        fields = _proto_fields(value)
-        if key == b"":
-            n_shards = next((v for n, v in fields if n == 1), 1)
-            continue
-        entry = dict(fields)
-        dtype = DTYPES.get(entry.get(1, 0))
-        if dtype is None or 7 in entry:  # strings (the object graph) and sliced tensors
-            continue
-        shape = [dict(_proto_fields(dim)).get(1, 0)
-                 for n, dim in _proto_fields(entry.get(2, b"")) if n == 2]
-        shard = entry.get(3, 0)
-        if shard not in shards:
-            path = Path(f"{prefix}.data-{shard:05d}-of-{n_shards:05d}")
-            if not path.is_file():
-                raise ImportError_(f"checkpoint data shard {path} is missing")
-            shards[shard] = path.read_bytes()
-        raw = shards[shard][entry.get(4, 0):entry.get(4, 0) + entry.get(5, 0)]
-        tensors[key.decode()] = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")
-                                              ).reshape(shape).copy()
-    return tensors
+    try:
+        return tf_checkpoint.read_tensor_bundle(prefix)
+    except tf_checkpoint.TFCheckpointError as exc:
+        raise ImportError_(str(exc)) from exc
 
 
 # ----- gin

@@ -1,0 +1,391 @@
+"""Read TensorFlow checkpoints without TensorFlow.
+
+TensorFlow stores checkpoints in two formats, both built on a LevelDB-style sorted table
+(``tensorflow/core/lib/io/table``): blocks of prefix-compressed keys with restart points,
+each block followed by a 5-byte trailer (compression type, CRC), an index block of block
+handles and a 48-byte footer ending in a magic number. Blocks may be snappy-compressed.
+
+- TF2 (and TF1 ``SaverDef.V2``) *tensor bundles*: ``<prefix>.index`` is a table mapping
+  each tensor name to a ``BundleEntryProto`` (dtype, shape, shard, offset, size); the empty
+  key holds the ``BundleHeaderProto`` (shard count, endianness). The values are raw bytes in
+  ``<prefix>.data-<shard>-of-<n_shards>``. Read by :func:`read_tensor_bundle`.
+- TF1 ``SaverDef.V1`` checkpoints (used inside Magenta ``.mag`` bundles): one table whose
+  values are ``SavedTensorSlices`` protobufs; the empty key lists every tensor's name, shape
+  and dtype, the other entries carry the values of one slice as a ``TensorProto``. Read by
+  :func:`read_v1_checkpoint`.
+
+Protobufs are decoded from the wire format (:func:`fields`). String, resource and variant
+tensors carry no numbers and are left out; so are the parts of partitioned variables in a
+bundle. CRCs are not checked.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TABLE_MAGIC = 0xDB4775248B80FB57
+FOOTER_BYTES = 48
+BLOCK_TRAILER_BYTES = 5
+DT_BFLOAT16 = 14
+NUMPY_DTYPES: dict[int, str] = {
+    1: "f4", 2: "f8", 3: "i4", 4: "u1", 5: "i2", 6: "i1", 8: "c8", 9: "i8", 10: "?",
+    DT_BFLOAT16: "u2", 17: "u2", 18: "c16", 19: "f2", 22: "u4", 23: "u8"}
+"""TensorFlow ``DataType`` → numpy type code (bfloat16 is read as bits, returned as float32)."""
+SKIPPED_DTYPES = {7: "string", 20: "resource", 21: "variant"}
+"""Non-numeric ``DataType`` values whose tensors the readers leave out."""
+
+
+class TFCheckpointError(ValueError):
+    """A file is not a TensorFlow checkpoint this reader understands; the message says why."""
+
+
+# ----- protobuf wire format
+
+
+def varint(data: bytes, pos: int) -> tuple[int, int]:
+    """One base-128 varint (at most 10 bytes, 64 bits).
+
+    Args:
+        data: the buffer.
+        pos: where the varint starts.
+
+    Returns:
+        (value as an unsigned 64-bit int, position after it).
+
+    Raises:
+        TFCheckpointError: the buffer ends inside the varint, or it is longer than 10 bytes.
+    """
+    result = shift = 0
+    while True:
+        if pos >= len(data):
+            raise TFCheckpointError(f"truncated varint at byte {pos}")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result & 0xFFFFFFFFFFFFFFFF, pos
+        shift += 7
+        if shift > 63:
+            raise TFCheckpointError(f"varint longer than 10 bytes ending at byte {pos}")
+
+
+def signed64(value: int) -> int:
+    """An unsigned 64-bit varint value read as two's complement (int32/int64 fields)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
+    """Decode one protobuf message: yields ``(field_number, wire_type, value)``.
+
+    Varints come as int, length-delimited fields as bytes, fixed64/fixed32 as their raw
+    8/4 bytes (the caller knows whether they are floats or integers).
+
+    Raises:
+        TFCheckpointError: a truncated field, field number 0 or a group wire type.
+    """
+    pos = 0
+    while pos < len(data):
+        key, pos = varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if number == 0 or wire not in (0, 1, 2, 5):
+            raise TFCheckpointError(f"bad protobuf field key {key} (field {number}, wire "
+                                    f"type {wire}) at byte {pos}")
+        if wire == 0:
+            value, pos = varint(data, pos)
+        else:
+            length, pos = varint(data, pos) if wire == 2 else (8 if wire == 1 else 4, pos)
+            if pos + length > len(data):
+                raise TFCheckpointError(f"protobuf field {number} ({length} bytes at byte "
+                                        f"{pos}) runs past the end of its {len(data)}-byte "
+                                        "message")
+            value, pos = data[pos:pos + length], pos + length
+        yield number, wire, value
+
+
+def field_dict(data: bytes) -> dict[int, Any]:
+    """Field number → value of a message (the last one wins, as for singular fields)."""
+    return {number: value for number, _, value in fields(data)}
+
+
+def packed_varints(data: bytes) -> list[int]:
+    """The values of a packed repeated varint field."""
+    out, pos = [], 0
+    while pos < len(data):
+        value, pos = varint(data, pos)
+        out.append(value)
+    return out
+
+
+# ----- table (SSTable)
+
+
+def snappy_decompress(data: bytes) -> bytes:
+    """Decompress one raw snappy block (length varint, then literal and copy elements).
+
+    Raises:
+        TFCheckpointError: a copy reaching before the start, or a wrong total length.
+    """
+    length, pos = varint(data, 0)
+    out = bytearray()
+    while pos < len(data):
+        tag = data[pos]
+        kind, n = tag & 3, tag >> 2
+        pos += 1
+        if kind == 0:  # literal: length - 1 in the tag, or in 1-4 following bytes
+            if n >= 60:
+                n, pos = int.from_bytes(data[pos:pos + n - 59], "little"), pos + n - 59
+            if pos + n + 1 > len(data):
+                raise TFCheckpointError(f"snappy literal of {n + 1} bytes at byte {pos} runs "
+                                        "past the end of the block")
+            out += data[pos:pos + n + 1]
+            pos += n + 1
+            continue
+        if kind == 1:  # copy, 1-byte offset: 4-11 bytes, 11-bit offset
+            n, offset, pos = (n & 7) + 4, ((tag >> 5) << 8) | data[pos], pos + 1
+        else:  # copy with a 2- or 4-byte offset: 1-64 bytes
+            width = 2 if kind == 2 else 4
+            n, offset, pos = n + 1, int.from_bytes(data[pos:pos + width], "little"), pos + width
+        if pos > len(data) or not 0 < offset <= len(out):
+            raise TFCheckpointError(f"snappy copy {offset} bytes back after {len(out)} bytes "
+                                    "(corrupt block)")
+        pattern = out[len(out) - offset:len(out) - offset + n]
+        out += (pattern * (n // len(pattern) + 1))[:n]  # an overlapping copy repeats
+    if len(out) != length:
+        raise TFCheckpointError(f"snappy block holds {len(out)} bytes, its header says {length}")
+    return bytes(out)
+
+
+def _block(data: bytes, offset: int, size: int) -> bytes:
+    """The contents of the block at a handle, decompressed."""
+    if offset + size + BLOCK_TRAILER_BYTES > len(data):
+        raise TFCheckpointError(f"table block at byte {offset} ({size} bytes) lies outside "
+                                f"the {len(data)}-byte file (truncated?)")
+    compression = data[offset + size]
+    if compression == 1:
+        return snappy_decompress(data[offset:offset + size])
+    if compression != 0:
+        raise TFCheckpointError(f"table block at byte {offset} has compression type "
+                                f"{compression}; only none (0) and snappy (1) are read")
+    return data[offset:offset + size]
+
+
+def block_entries(block: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """``(key, value)`` pairs of one table block, keys rebuilt from their shared prefixes.
+
+    Raises:
+        TFCheckpointError: a bad restart array, or an entry that runs past its block or
+            shares more of the previous key than there is (keys at restart points share none).
+    """
+    n_restarts = struct.unpack_from("<I", block, len(block) - 4)[0] if len(block) >= 4 else -1
+    end = len(block) - 4 - 4 * n_restarts
+    if n_restarts < 1 or end < 0:
+        raise TFCheckpointError(f"table block of {len(block)} bytes has a bad restart count "
+                                f"({n_restarts})")
+    restarts = set(struct.unpack_from(f"<{n_restarts}I", block, end))
+    pos, key = 0, b""
+    while pos < end:
+        start = pos
+        shared, pos = varint(block, pos)
+        unshared, pos = varint(block, pos)
+        value_length, pos = varint(block, pos)
+        if shared > len(key) or (start in restarts and shared) or (
+                pos + unshared + value_length > end):
+            raise TFCheckpointError(f"corrupt table entry at byte {start} of a block")
+        key = key[:shared] + block[pos:pos + unshared]
+        pos += unshared
+        yield key, block[pos:pos + value_length]
+        pos += value_length
+
+
+def table_entries(data: bytes, *, kind: str = "TensorFlow table") -> Iterator[tuple[bytes, bytes]]:
+    """All ``(key, value)`` pairs of a table file, in key order.
+
+    Args:
+        data: the whole file.
+        kind: what the file should be, for the error messages.
+
+    Raises:
+        TFCheckpointError: no footer or magic number, or a malformed block.
+    """
+    if len(data) < FOOTER_BYTES:
+        raise TFCheckpointError(f"not a {kind}: {len(data)} bytes, shorter than the "
+                                f"{FOOTER_BYTES}-byte table footer")
+    footer = data[-FOOTER_BYTES:]
+    if struct.unpack_from("<Q", footer, FOOTER_BYTES - 8)[0] != TABLE_MAGIC:
+        raise TFCheckpointError(f"not a {kind} (no table magic number at its end)")
+    _, pos = varint(footer, 0)  # metaindex handle: offset, size
+    _, pos = varint(footer, pos)
+    index_offset, pos = varint(footer, pos)
+    index_size, _ = varint(footer, pos)
+    for _, handle in block_entries(_block(data, index_offset, index_size)):
+        offset, pos = varint(handle, 0)
+        size, _ = varint(handle, pos)
+        yield from block_entries(_block(data, offset, size))
+
+
+# ----- tensors
+
+
+@contextmanager
+def _naming(source: str) -> Iterator[None]:
+    """Re-raise reading errors as one TFCheckpointError that names the file."""
+    try:
+        yield
+    except TFCheckpointError as exc:
+        raise TFCheckpointError(f"{source}: {exc}") from exc
+    except (IndexError, KeyError, struct.error, UnicodeDecodeError) as exc:
+        raise TFCheckpointError(f"{source}: malformed checkpoint ({exc!r})") from exc
+
+
+def _numpy_type(dtype: int, name: str) -> str | None:
+    """The numpy type code for a TensorFlow dtype; None for non-numeric tensors."""
+    if dtype in SKIPPED_DTYPES:
+        return None
+    if dtype not in NUMPY_DTYPES:
+        raise TFCheckpointError(f"tensor '{name}' has TensorFlow dtype {dtype}, which this "
+                                "reader does not convert")
+    return NUMPY_DTYPES[dtype]
+
+
+def _finish(array: np.ndarray, dtype: int) -> np.ndarray:
+    """A native-order copy; bfloat16 bits widened to float32."""
+    array = array.astype(array.dtype.newbyteorder("="))
+    return (array.astype(np.uint32) << 16).view(np.float32) if dtype == DT_BFLOAT16 else array
+
+
+def tensor_shape(data: bytes) -> list[int]:
+    """The dimensions of a ``TensorShapeProto``."""
+    return [signed64(field_dict(dim).get(1, 0)) for n, _, dim in fields(data) if n == 2]
+
+
+def read_tensor_bundle(prefix: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """All numeric tensors of a tensor bundle (``<prefix>.index`` + data shards), by name.
+
+    Raises:
+        TFCheckpointError: a missing index or shard, or malformed contents (names the file).
+    """
+    prefix = os.fspath(prefix)
+    index_path = Path(prefix + ".index")
+    if not index_path.is_file():
+        raise TFCheckpointError(f"no checkpoint index {index_path}")
+    tensors: dict[str, np.ndarray] = {}
+    shards: dict[int, bytes] = {}
+    n_shards, order = 1, "<"
+    with _naming(str(index_path)):
+        for key, value in table_entries(index_path.read_bytes(),
+                                        kind="TensorFlow checkpoint index"):
+            entry = field_dict(value)
+            if key == b"":  # BundleHeaderProto
+                n_shards, order = entry.get(1, 1), ">" if entry.get(2, 0) == 1 else "<"
+                continue
+            if key.startswith(b"\x00") or 7 in entry:  # partitioned variables
+                continue
+            name = key.decode()
+            code = _numpy_type(entry.get(1, 0), name)
+            if code is None:
+                continue
+            shard, offset, size = entry.get(3, 0), entry.get(4, 0), entry.get(5, 0)
+            if shard not in shards:
+                path = Path(f"{prefix}.data-{shard:05d}-of-{n_shards:05d}")
+                if not path.is_file():
+                    raise TFCheckpointError(f"data shard {path} is missing")
+                shards[shard] = path.read_bytes()
+            shape = tensor_shape(entry.get(2, b""))
+            expected = int(np.prod(shape)) * np.dtype(code).itemsize
+            if size != expected or offset + size > len(shards[shard]):
+                raise TFCheckpointError(f"tensor '{name}' {shape} needs {expected} bytes, its "
+                                        f"entry gives {size} at byte {offset} of shard {shard}")
+            raw = shards[shard][offset:offset + size]
+            array = np.frombuffer(raw, np.dtype(code).newbyteorder(order))
+            tensors[name] = _finish(array, entry.get(1, 0)).reshape(shape)
+    return tensors
+
+
+def _extents(data: bytes, shape: list[int]) -> tuple[slice, ...]:
+    """The region a ``TensorSliceProto`` covers (no extents: the whole tensor)."""
+    extents = [field_dict(e) for n, _, e in fields(data) if n == 1]
+    if not extents:
+        return tuple(slice(None) for _ in shape)
+    if len(extents) != len(shape):
+        raise TFCheckpointError(f"slice has {len(extents)} extents for shape {shape}")
+    return tuple(slice(e.get(1, 0), e.get(1, 0) + e[2]) if 2 in e else slice(0, dim)
+                 for dim, e in zip(shape, extents, strict=True))
+
+
+def _tensor_values(data: bytes, dtype: int, size: int) -> np.ndarray:
+    """The flat values of a ``TensorProto`` of ``size`` elements: ``tensor_content``, or
+    the typed repeated fields, packed or not (float/double/complex, int/int64/bool/half/
+    uint32/uint64), whose last value repeats to fill the tensor (none: zeros)."""
+    code = NUMPY_DTYPES[dtype]
+    content, floats, ints = b"", [], []
+    for n, wire, value in fields(data):
+        if n == 4:
+            content = value
+        elif n in (5, 9):  # float_val, scomplex_val
+            floats.append(np.frombuffer(value, "<f4"))
+        elif n in (6, 12):  # double_val, dcomplex_val
+            floats.append(np.frombuffer(value, "<f8"))
+        elif n in (7, 10, 11, 13, 16, 17):  # int, int64, bool, half (bits), uint32, uint64
+            ints += packed_varints(value) if wire == 2 else [value]
+    if content:
+        return _finish(np.frombuffer(content, np.dtype(code).newbyteorder("<")), dtype)
+    if floats:
+        flat = np.concatenate(floats)
+        flat = flat.view(code) if code in ("c8", "c16") else flat.astype(code)
+    elif dtype in (19, DT_BFLOAT16):  # half_val holds the 16 bits
+        flat = _finish(np.asarray(ints, np.uint16).view("f2" if dtype == 19 else "u2"), dtype)
+    else:
+        flat = np.asarray([signed64(v) for v in ints] if np.dtype(code).kind == "i" else ints,
+                          dtype=code)
+    if flat.size == 0:
+        return np.zeros(size, "f4" if dtype == DT_BFLOAT16 else code)
+    return np.concatenate([flat, np.repeat(flat[-1:], size - flat.size)]) if (
+        flat.size < size) else flat
+
+
+def read_v1_checkpoint(data: bytes, *, source: str = "V1 checkpoint") -> dict[str, np.ndarray]:
+    """The numeric tensors of a TensorFlow V1 (``SaverDef.V1``) checkpoint file, by name.
+
+    Args:
+        data: the whole checkpoint file.
+        source: where it came from, for the error messages.
+
+    Raises:
+        TFCheckpointError: not a V1 checkpoint, or malformed contents (names ``source``).
+    """
+    metas: dict[str, tuple[list[int], int]] = {}
+    slices: list[tuple[str, bytes, bytes]] = []
+    with _naming(source):
+        for key, value in table_entries(data, kind="TensorFlow V1 checkpoint"):
+            for n, _, part in fields(value):
+                if n == 1 and key == b"":  # SavedTensorSliceMeta
+                    for info in (field_dict(t) for m, _, t in fields(part) if m == 1):
+                        metas[info[1].decode()] = (tensor_shape(info.get(2, b"")), info.get(3, 0))
+                elif n == 2:  # SavedSlice
+                    info = field_dict(part)
+                    slices.append((info[1].decode(), info.get(2, b""), info.get(3, b"")))
+        if not metas:
+            raise TFCheckpointError("no tensor list under the empty key (not a V1 checkpoint?)")
+        tensors = {name: np.zeros(shape, "f4" if dtype == DT_BFLOAT16 else code)
+                   for name, (shape, dtype) in metas.items()
+                   if (code := _numpy_type(dtype, name)) is not None}
+        for name, extent, values in slices:
+            if name not in metas:
+                raise TFCheckpointError(f"a slice of '{name}', which the tensor list lacks")
+            if name in tensors:
+                target = tensors[name]
+                where = _extents(extent, list(target.shape))
+                size = target[where].size
+                flat = _tensor_values(values, metas[name][1], size)
+                if flat.size != size:
+                    raise TFCheckpointError(f"a slice of '{name}' holds {flat.size} values "
+                                            f"for {size} places")
+                target[where] = flat.reshape(target[where].shape)
+    return tensors
