@@ -67,3 +67,11 @@ def test_render_rejects_paths_pd_cannot_take(tmp_path: Path) -> None:
     patch.write_text(SINE_PATCH)
     with pytest.raises(ValueError, match="one symbol"):
         render_patch(patch, out=tmp_path / "with space.wav", seconds=1)
+
+
+def test_recorder_help_patch_opens_cleanly(pd_external: Path) -> None:
+    from dlwa import pd_runner
+
+    run = pd_runner.run_patch(pd_runner.PATCH_DIR / "dlwa-recorder~-help.pd", send=["pd quit"],
+                              paths=[pd_runner.PATCH_DIR], timeout_s=30).check()
+    assert not [line for line in run.lines if "error" in line or "couldn't" in line], run.output
