@@ -93,6 +93,35 @@ def test_synthesis_in_memory_chunks_equals_one_pass(monkeypatch: pytest.MonkeyPa
     torch.testing.assert_close(one, chunked)
 
 
+@pytest.mark.parametrize("mode", ["ddsp_cumsum", "ddsp_angular_cumsum"])
+def test_ddsp_phase_modes_sum_sequentially_in_float32(mode: str) -> None:
+    # Same signal as float64 up to rounding; the phase sum is float32 added one sample at a
+    # time (tf.cumsum), not torch.cumsum's float64 accumulation; gradients still flow.
+    n = 40
+    f0 = torch.linspace(200, 900, n).view(1, -1, 1)
+    amp, dist = torch.rand(1, n, 1, requires_grad=True), torch.rand(1, n, 6)
+    ours, _ = core.harmonic_synthesis(f0, amp, dist, n_samples=n * HOP, sample_rate=SR)
+    ddsp, phase = core.harmonic_synthesis(f0, amp, dist, n_samples=n * HOP, sample_rate=SR,
+                                          phase_accumulation=mode)
+    torch.testing.assert_close(ddsp, ours, atol=1e-2, rtol=0)  # plain cumsum drifts most
+    assert 0 <= float(phase[0]) < 1
+    ddsp.square().sum().backward()
+    assert amp.grad is not None and torch.isfinite(amp.grad).all()
+    x = torch.full((1, 3000, 1), 0.1)
+    sequential = core._sequential_cumsum(x, dim=1)
+    expected = np.cumsum(np.full(3000, 0.1, np.float32))  # float32, one add at a time
+    assert np.array_equal(sequential[0, :, 0].detach().numpy(), expected)
+    with pytest.raises(ValueError, match="initial_phase"):
+        core.harmonic_synthesis(f0, amp, dist, n_samples=n * HOP, sample_rate=SR,
+                                initial_phase=torch.zeros(1), phase_accumulation=mode)
+
+
+def test_unknown_phase_accumulation_is_named() -> None:
+    with pytest.raises(ValueError, match="float32"):
+        core.harmonic_synthesis(frames(440, 2), frames(1, 2), frames(1, 2), n_samples=2 * HOP,
+                                sample_rate=SR, phase_accumulation="float32")  # type: ignore[arg-type]
+
+
 def test_flat_magnitudes_give_a_centred_impulse() -> None:
     ir = core.frequency_impulse_response(torch.ones(1, 1, 65))
     assert ir.shape == (1, 1, 128)

@@ -124,6 +124,17 @@ def config_from_gin(bindings: dict[str, Any]) -> DDSPConfig:
     )
 
 
+def ddsp_phase_accumulation(bindings: dict[str, Any]) -> str:
+    """The ``Harmonic.phase_accumulation`` that reproduces the ddsp model a gin config describes.
+
+    ``"ddsp_angular_cumsum"`` when it sets ``Harmonic.use_angular_cumsum = True``, else
+    ``"ddsp_cumsum"``. Imported models keep dlwa's float64 phase; set this on
+    ``model.harmonic`` to compare with ddsp's own output sample for sample.
+    """
+    return ("ddsp_angular_cumsum" if bindings.get("Harmonic.use_angular_cumsum", False) is True
+            else "ddsp_cumsum")
+
+
 # ----- weights
 
 

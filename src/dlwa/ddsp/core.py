@@ -9,7 +9,9 @@ differentiable where it makes sense; trainable state lives in :mod:`dlwa.ddsp.sy
 from __future__ import annotations
 
 import math
+from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -18,6 +20,12 @@ from dlwa.audio.validate import AudioError
 # Phases are accumulated in float64 (cycles of the fundamental) so that an hour of audio
 # keeps sub-microcycle precision; harmonics take k·phase, wrapped, before the sine.
 _PHASE_DTYPE = torch.float64
+# How the oscillators' phase is accumulated (see harmonic_synthesis): "float64" is dlwa's
+# own; the "ddsp_*" modes reproduce ddsp 3.7.0's float32 arithmetic for checking imports.
+PhaseAccumulation = Literal["float64", "ddsp_cumsum", "ddsp_angular_cumsum"]
+PHASE_ACCUMULATIONS = ("float64", "ddsp_cumsum", "ddsp_angular_cumsum")
+# ddsp.core.angular_cumsum's chunk_size.
+DDSP_ANGULAR_CHUNK = 1000
 # Synthesis is done in chunks of this many samples to bound memory ([chunk, n_harmonics]).
 SYNTH_CHUNK = 32768
 
@@ -86,6 +94,7 @@ def harmonic_synthesis(
     n_samples: int,
     sample_rate: int,
     initial_phase: torch.Tensor | None = None,
+    phase_accumulation: PhaseAccumulation = "float64",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Additive synthesis of integer harmonics with phase-continuous oscillators.
 
@@ -105,11 +114,32 @@ def harmonic_synthesis(
         sample_rate: Hz.
         initial_phase: [batch] phase of the fundamental in cycles, e.g. the
             ``final_phase`` of the previous chunk; zeros when None.
+        phase_accumulation: ``"float64"`` (the default, described above). The other two
+            reproduce ddsp's float32 oscillator bank sample for sample, to check imported
+            checkpoints against ddsp's own output: each harmonic's frequency is interpolated
+            at its own rate and its phase (radians) summed sequentially in float32, either
+            over the whole signal (``"ddsp_cumsum"``, ``use_angular_cumsum=False``, whose
+            error grows with length) or in 1000-sample chunks wrapped to 2π
+            (``"ddsp_angular_cumsum"``); partials are masked per sample. These hold
+            [batch, n_samples, n_harmonics] at once and take no ``initial_phase``.
 
     Returns:
         ``(audio [batch, n_samples], final_phase [batch])``: pass ``final_phase`` as the
         next chunk's ``initial_phase`` for seamless streaming.
+
+    Raises:
+        ValueError: an unknown ``phase_accumulation``, or ``initial_phase`` with a ddsp mode.
     """
+    if phase_accumulation != "float64":
+        if phase_accumulation not in PHASE_ACCUMULATIONS:
+            raise ValueError(f"phase_accumulation must be one of {PHASE_ACCUMULATIONS}, "
+                             f"not {phase_accumulation!r}")
+        if initial_phase is not None:
+            raise ValueError(f"phase_accumulation={phase_accumulation!r} takes no initial_phase "
+                             "(ddsp's harmonic synthesis always starts at phase 0)")
+        return _ddsp_harmonic_synthesis(
+            f0_hz, amplitudes, harmonic_distribution, n_samples=n_samples,
+            sample_rate=sample_rate, angular=phase_accumulation == "ddsp_angular_cumsum")
     batch, _, n_harmonics = harmonic_distribution.shape
     k = torch.arange(1, n_harmonics + 1, device=f0_hz.device, dtype=f0_hz.dtype)
     # Masking at frame level with the larger f0 of each frame and its neighbours:
@@ -131,6 +161,62 @@ def harmonic_synthesis(
                                        stop=stop)
         chunks.append((torch.sin(angle[:, None, start:stop] * k[:, None]) * amp).sum(1))
     return torch.cat(chunks, dim=-1), final_phase.to(f0.dtype)
+
+
+def _sequential_cumsum(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Cumulative sum added up one element at a time in x's dtype (as ``tf.cumsum`` on a CPU).
+
+    ``torch.cumsum`` on a CPU accumulates float32 in float64, so its float32 result is more
+    accurate than TensorFlow's; numpy's accumulate is strictly sequential. The gradient is
+    torch.cumsum's (the same linear map).
+    """
+    exact = torch.from_numpy(np.cumsum(x.detach().cpu().numpy(), axis=dim)).to(x.device)
+    ours = torch.cumsum(x, dim=dim)
+    return ours + (exact - ours).detach()
+
+
+def _ddsp_angular_cumsum(omegas: torch.Tensor) -> torch.Tensor:
+    """``ddsp.core.angular_cumsum`` on [batch, n_samples, channels] (float32, radians)."""
+    batch, n, channels = omegas.shape
+    two_pi = torch.tensor(2 * np.pi, dtype=omegas.dtype, device=omegas.device)
+    pad = (-n) % DDSP_ANGULAR_CHUNK
+    chunks = F.pad(omegas, (0, 0, 0, pad)).reshape(batch, -1, DDSP_ANGULAR_CHUNK, channels)
+    phase = _sequential_cumsum(chunks, dim=2)
+    offsets = torch.remainder(phase[:, :, -1:], two_pi)
+    offsets = F.pad(offsets, (0, 0, 0, 0, 1, 0))[:, :-1]
+    offsets = torch.remainder(_sequential_cumsum(offsets, dim=1), two_pi)
+    phase = torch.remainder(phase + offsets, two_pi)
+    return phase.reshape(batch, -1, channels)[:, :n]
+
+
+def _ddsp_harmonic_synthesis(
+    f0_hz: torch.Tensor, amplitudes: torch.Tensor, harmonic_distribution: torch.Tensor, *,
+    n_samples: int, sample_rate: int, angular: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ddsp.core.harmonic_synthesis`` in its own float32 arithmetic (see harmonic_synthesis)."""
+    dtype = torch.float32
+    n_harmonics = harmonic_distribution.shape[-1]
+    k = torch.arange(1, n_harmonics + 1, device=f0_hz.device, dtype=dtype)
+    frequencies = f0_hz.to(dtype) * k  # [batch, n_frames, n_harmonics], as ddsp: before resampling
+    # tf.compat.v1.image.resize (bilinear, align_corners=False) as ddsp.core.resample uses it.
+    n_frames = frequencies.shape[1]
+    position = torch.arange(n_samples, device=f0_hz.device, dtype=dtype) * np.float32(
+        n_frames / n_samples)
+    left = position.floor()
+    weight = (position - left)[None, :, None]
+    left = left.long().clamp(max=n_frames - 1)
+    right = (left + 1).clamp(max=n_frames - 1)
+    top, bottom = frequencies[:, left], frequencies[:, right]
+    frequency_envelopes = top + (bottom - top) * weight  # [batch, n_samples, n_harmonics]
+    amplitude_envelopes = upsample_frames((amplitudes * harmonic_distribution).to(dtype),
+                                          n_samples=n_samples, smooth=True)
+    amplitude_envelopes = torch.where(frequency_envelopes >= sample_rate / 2.0,
+                                      torch.zeros_like(amplitude_envelopes), amplitude_envelopes)
+    omegas = frequency_envelopes * np.float32(2.0 * np.pi) / np.float32(sample_rate)
+    phases = _ddsp_angular_cumsum(omegas) if angular else _sequential_cumsum(omegas, dim=1)
+    audio = (amplitude_envelopes * torch.sin(phases)).sum(-1)
+    final_phase = torch.remainder(phases[:, -1, 0].double() / (2 * math.pi), 1.0)
+    return audio.to(amplitudes.dtype), final_phase.to(f0_hz.dtype)
 
 
 def hann_window(size: int, *, device: torch.device | None = None,

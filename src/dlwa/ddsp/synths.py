@@ -24,12 +24,18 @@ class Harmonic(nn.Module):
         sample_rate: Hz.
         normalize_below_nyquist: renormalise the distribution after removing partials
             above Nyquist, so the overall amplitude is kept.
+        phase_accumulation: ``"float64"`` (dlwa's), or ``"ddsp_cumsum"`` /
+            ``"ddsp_angular_cumsum"`` to reproduce ddsp's float32 oscillators exactly (see
+            :func:`dlwa.ddsp.core.harmonic_synthesis`); an attribute, so it can be switched
+            on a loaded model.
     """
 
-    def __init__(self, *, sample_rate: int, normalize_below_nyquist: bool = True) -> None:
+    def __init__(self, *, sample_rate: int, normalize_below_nyquist: bool = True,
+                 phase_accumulation: core.PhaseAccumulation = "float64") -> None:
         super().__init__()
         self.sample_rate = sample_rate
         self.normalize_below_nyquist = normalize_below_nyquist
+        self.phase_accumulation = phase_accumulation
 
     def get_controls(
         self, amplitudes: torch.Tensor, harmonic_distribution: torch.Tensor, f0_hz: torch.Tensor
@@ -68,6 +74,7 @@ class Harmonic(nn.Module):
         return core.harmonic_synthesis(
             f0_hz, amplitudes, harmonic_distribution, n_samples=n_samples,
             sample_rate=self.sample_rate, initial_phase=initial_phase,
+            phase_accumulation=self.phase_accumulation,
         )
 
 
