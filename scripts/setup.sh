@@ -12,7 +12,7 @@ cd "$ROOT"
 say() { printf '\033[1m[dlwa setup]\033[0m %s\n' "$*"; }
 
 APT_PACKAGES=(
-  build-essential pkg-config
+  build-essential pkg-config python3-venv python3-dev
   puredata-core puredata-gui puredata-dev puredata-utils
   libfluidsynth3 fluid-soundfont-gm abcmidi sox
 )
