@@ -12,8 +12,8 @@ import importlib
 import os
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 BENCHMARK_MODULES: tuple[str, ...] = ("dlwa.benchmarks.pyext", "dlwa.benchmarks.melody_rnn",
                                       "dlwa.benchmarks.ddsp")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 MODEL_VERBS: dict[str, str] = {
     "train": "train a model on your own data",

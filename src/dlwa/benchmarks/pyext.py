@@ -27,46 +27,11 @@ from dlwa.bench import Measurement, benchmark
 OBJ = "dlwa.benchmarks.pyext_objects"
 
 
-class _Patch:
-    """Minimal .pd writer: obj/msg return indices; connect(src, outlet, dst, inlet)."""
-
-    def __init__(self) -> None:
-        self.lines = ["#N canvas 0 0 900 700 12;"]
-        self.n = 0
-
-    def add(self, kind: str, text: str) -> int:
-        self.lines.append(f"#X {kind} 10 {20 + 20 * self.n} {text};")
-        self.n += 1
-        return self.n - 1
-
-    def obj(self, text: str) -> int:
-        return self.add("obj", text)
-
-    def msg(self, text: str) -> int:
-        return self.add("msg", text)
-
-    def array(self, name: str, size: int) -> None:
-        self.lines += ["#N canvas 0 0 450 300 (subpatch) 0;", f"#X array {name} {size} float 0;",
-                       f"#X coords 0 1 {size} -1 200 140 1;", "#X restore 500 20 graph;"]
-        self.n += 1
-
-    def connect(self, a: int, o: int, b: int, i: int) -> None:
-        self.lines.append(f"#X connect {a} {o} {b} {i};")
-
-    def on_load(self, *targets: tuple[int, int]) -> None:
-        """Bang each (object, inlet) at load time, in the given order."""
-        lb = self.obj("loadbang")
-        t = self.obj("t " + " ".join("b" * len(targets)))
-        self.connect(lb, 0, t, 0)
-        for k, (obj, inlet) in enumerate(targets):
-            self.connect(t, len(targets) - 1 - k, obj, inlet)
-
-    def run(self, **kw) -> pd_runner.PdRun:
-        with tempfile.TemporaryDirectory(prefix="dlwa-bench-") as d:
-            path = Path(d) / "bench.pd"
-            path.write_text("\n".join(self.lines) + "\n")
-            kw.setdefault("timeout_s", 120)
-            return pd_runner.run_patch(path, **kw).check()
+def _run(patch: pd_runner.Patch, **kw) -> pd_runner.PdRun:
+    """Write ``patch`` into a temporary folder and run it headless; raise if Pd failed."""
+    with tempfile.TemporaryDirectory(prefix="dlwa-bench-") as d:
+        kw.setdefault("timeout_s", 120)
+        return pd_runner.run_patch(patch.write(Path(d) / "bench.pd"), **kw).check()
 
 
 def _number(run: pd_runner.PdRun, prefix: str) -> float:
@@ -76,7 +41,7 @@ def _number(run: pd_runner.PdRun, prefix: str) -> float:
     return float(values[-1].split()[-1])
 
 
-def _timed_loop(p: _Patch, n: int, body_in: tuple[int, int]) -> None:
+def _timed_loop(p: pd_runner.Patch, n: int, body_in: tuple[int, int]) -> None:
     """On load: realtime start, n bangs of an [until] into body_in, print the elapsed ms."""
     rt = p.obj("realtime")
     pr = p.obj("print ELAPSED")
@@ -99,19 +64,19 @@ def round_trip() -> list[Measurement]:
     n = 20000
     out = []
     for label, body in (("pyext", f"pyext. {OBJ} Echo"), ("plain Pd [f]", "f")):
-        p = _Patch()
+        p = pd_runner.Patch()
         obj = p.obj(body)
         sink = p.obj("f")
         p.connect(obj, 0, sink, 1)
         _timed_loop(p, n, (obj, 1 if label == "pyext" else 0))
-        ms = _number(p.run(), "ELAPSED")
+        ms = _number(_run(p), "ELAPSED")
         out.append(Measurement(f"sync round trip ({label})", ms * 1000 / n, "us/message",
                                f"{n} floats through [{body}] in -batch, [realtime]"))
     return out
 
 
 def _buffer_write(detach: int, batch: bool) -> float:
-    p = _Patch()
+    p = pd_runner.Patch()
     p.array("bench", 64000)
     obj = p.obj(f"pyext. {OBJ} BufferWrite @detach {detach}")
     pr = p.obj("print BW")
@@ -123,7 +88,7 @@ def _buffer_write(detach: int, batch: bool) -> float:
     go = p.msg("write bench 64000 200")
     p.connect(go, 0, obj, 1)
     p.on_load((go, 0))
-    run = p.run(batch=batch)
+    run = _run(p, batch=batch)
     fields = run.printed("BW")[-1].split()
     if fields[-1] != "1":
         raise RuntimeError("buffer contents differ after the write")
@@ -143,7 +108,7 @@ def buffer_write() -> list[Measurement]:
 
 
 def _render_ms(source: str, seconds: int) -> float:
-    p = _Patch()
+    p = pd_runner.Patch()
     osc = p.obj("osc~ 440")
     obj = p.obj(source)
     snake = p.obj("*~ 0.5")
@@ -162,7 +127,7 @@ def _render_ms(source: str, seconds: int) -> float:
     quit_ = p.msg("\\; pd quit")
     p.connect(t, 0, quit_, 0)
     p.on_load((rt, 0), (dsp, 0), (d, 0))
-    return _number(p.run(batch=True), "ELAPSED")
+    return _number(_run(p, batch=True), "ELAPSED")
 
 
 @benchmark("pyext")
@@ -180,7 +145,7 @@ def streaming_overhead() -> list[Measurement]:
 def _lateness(load: str, flags: tuple[str, ...]) -> tuple[float, float]:
     """Worst and 99th-percentile lateness (ms) of a 1 ms [metro] over 5 s in real time."""
     ticks = 5000
-    p = _Patch()
+    p = pd_runner.Patch()
     p.array("late", ticks + 100)
     metro = p.obj("metro 1")
     rt, tm = p.obj("realtime"), p.obj("timer")
@@ -232,7 +197,7 @@ def _lateness(load: str, flags: tuple[str, ...]) -> tuple[float, float]:
     p.connect(wait, 0, start, 0)
     p.connect(wait, 0, stop, 0)
     p.on_load(*targets, (wait, 0))
-    run = p.run(batch=False, timeout_s=60, extra_args=flags)
+    run = _run(p, batch=False, timeout_s=60, extra_args=flags)
     line = next(l for l in run.lines if l.startswith("LATENESS"))
     return (float(re.search(r"worst ([0-9.]+)", line).group(1)),
             float(re.search(r"p99 ([0-9.]+)", line).group(1)))
@@ -270,7 +235,7 @@ def quit_time() -> list[Measurement]:
     pd_runner.build_external()
     out = []
     for label, thread in (("no Python thread", False), ("detached handler running", True)):
-        p = _Patch()
+        p = pd_runner.Patch()
         stamp = p.obj(f"pyext. {OBJ} Stamp")
         d = p.obj("delay 300")
         t = p.obj("t b b")
@@ -282,7 +247,7 @@ def quit_time() -> list[Measurement]:
         if thread:
             targets.insert(0, (p.obj(f"pyext. {OBJ} Busy 30 @detach 1"), 1))
         p.on_load(*targets)
-        run = p.run(batch=False, timeout_s=30)
+        run = _run(p, batch=False, timeout_s=30)
         ended = time.time()
         quit_at = float(next(l for l in run.lines if l.startswith("STAMP ")).split()[1])
         out.append(Measurement(f"pd quit to process exit ({label})", (ended - quit_at) * 1000, "ms",
