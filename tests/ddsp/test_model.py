@@ -109,7 +109,7 @@ def test_training_smoke_test_and_resume(audio_folder: Path, tmp_path: Path) -> N
     assert (out / "features").is_dir()
     logs.clear()
     train(audio_folder, out, train_config=TrainConfig(n_steps=3, batch_size=2, example_s=1.0),
-          log=logs.append)
+          log=logs.append, resume=True)
     assert logs[0].startswith("resuming from step 2")
     assert any("step 3/3" in line for line in logs)
 

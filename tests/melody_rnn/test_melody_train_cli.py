@@ -56,7 +56,7 @@ def test_train_resumes_and_beats_nothing(midi_folder, tmp_path):
     options.n_updates = 6
     lines.clear()
     train(train_set.melodies, validation.melodies, config=config, out=tmp_path / "m",
-          options=options, log=lines.append)
+          options=options, log=lines.append, resume=True)
     assert lines[0] == f"resuming {tmp_path / 'm'} at update 3"
     meta = checkpoints.read_config(tmp_path / "m")
     assert meta["training"]["updates"] == 6 and "validation" in meta["training"]
@@ -65,7 +65,7 @@ def test_train_resumes_and_beats_nothing(midi_folder, tmp_path):
     other = get_config("basic_rnn", layer_sizes=(16,))
     with pytest.raises(ValueError, match="another configuration"):
         train(train_set.melodies, validation.melodies, config=other, out=tmp_path / "m",
-              options=options, log=lines.append)
+              options=options, log=lines.append, resume=True)
 
 
 def test_bigram_baseline_on_a_scale():

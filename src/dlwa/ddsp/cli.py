@@ -14,16 +14,19 @@ def register(verbs: object) -> None:
     train = verbs.add("train", "ddsp", _train, "train a DDSP solo-instrument model on a folder "
                       "of audio (10-20 min of one monophonic instrument)")
     train.add_argument("data", help="folder of audio files")
-    train.add_argument("--out", required=True, help="checkpoint folder (resumes if present)")
+    train.add_argument("--out", required=True,
+                       help="a new or empty folder for the checkpoint (never overwritten)")
     train.add_argument("--steps", type=int, default=3000, help="optimiser steps")
     train.add_argument("--batch-size", type=int, default=8)
     train.add_argument("--learning-rate", type=float, default=2e-3)
     train.add_argument("--max-minutes", type=float, default=None, help="stop after this time")
     train.add_argument("--tracker", choices=PITCH_TRACKER_NAMES, default="yin")
-    train.add_argument("--size", choices=("small", "full"), default="small",
-                       help="small: GRU 256 (CPU); full: DDSP's solo_instrument.gin sizes")
+    train.add_argument("--size", choices=("small", "full"), default=None,
+                       help="small: GRU 256 (CPU, the default); full: DDSP's "
+                       "solo_instrument.gin sizes; a resumed run keeps its own")
     train.add_argument("--threads", type=int, default=1, help="torch threads")
-    train.add_argument("--no-resume", action="store_true", help="start afresh")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the unfinished run in --out (same model settings)")
     train.add_argument("--smoke-test", action="store_true", help="one step, to check the data")
 
     transfer = verbs.add("transfer", "ddsp", _transfer, "timbre transfer of a sound file")
@@ -64,8 +67,8 @@ def _train(args: argparse.Namespace) -> int:
     from dlwa.ddsp.model import DDSPConfig
     from dlwa.ddsp.train import TrainConfig, train
 
-    model_config = DDSPConfig.small() if args.size == "small" else DDSPConfig()
-    train(args.data, args.out, model_config=model_config, resume=not args.no_resume,
+    model_config = {None: None, "small": DDSPConfig.small(), "full": DDSPConfig()}[args.size]
+    train(args.data, args.out, model_config=model_config, resume=args.resume,
           train_config=TrainConfig(
               n_steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
               tracker=args.tracker, max_minutes=args.max_minutes, n_threads=args.threads,

@@ -9,7 +9,6 @@ resumes where it was with ``resume=True``.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -24,7 +23,8 @@ import torch
 from dlwa.audio import multiscale_spectral_loss
 from dlwa.ddsp.data import DDSPExamples, build_dataset
 from dlwa.ddsp.features import DEFAULT_TRACKER
-from dlwa.ddsp.model import DDSPConfig, DDSPModel, n_parameters, save_model
+from dlwa.ddsp.model import KIND, DDSPConfig, DDSPModel, n_parameters, save_model
+from dlwa.training import check_output, check_same_config, save_state, write_json
 
 STATE_FILE = "train_state.pt"
 
@@ -64,26 +64,32 @@ Progress = Callable[[str], None]
 def train(
     data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
     model_config: DDSPConfig | None = None, train_config: TrainConfig | None = None,
-    resume: bool = True, log: Progress = print,
+    resume: bool = False, log: Progress = print,
 ) -> Path:
     """Train and write a checkpoint to ``out_dir``; returns its path.
 
+    ``out_dir`` must be new or empty; with ``resume`` it must hold an unfinished DDSP run
+    (its ``train_state.pt``), which continues with its own model configuration
+    (``model_config``, if given, must match it). Nothing is written before the data
+    folder has been checked.
+
     Raises:
+        OutputFolderError: ``out_dir`` holds a model or other files (and not ``resume``),
+            or there is no matching run to resume.
         DataError: the data folder is unusable (the message says why and what to do).
     """
     cfg = train_config or TrainConfig()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output(out_dir, kind=KIND, state_file=STATE_FILE, resume=resume)
     torch.set_num_threads(cfg.n_threads)
     state_path = out / STATE_FILE
-    state = torch.load(state_path, weights_only=False) if resume and state_path.exists() else None
-    if state is not None:
+    state = None
+    if resume:
+        state = torch.load(state_path, weights_only=False)
+        if model_config is not None:
+            check_same_config(state["model_config"], model_config.to_dict(), where=out)
         model_config = DDSPConfig.from_dict(state["model_config"])
         log(f"resuming from step {state['step']} in {out}")
     model_config = model_config or DDSPConfig.small()
-    (out / "train_config.json").write_text(json.dumps(
-        {"model": model_config.to_dict(), "train": asdict(cfg), "data": str(data_folder)},
-        indent=2) + "\n")
 
     def data_progress(stage: str, done: int, total: int) -> None:
         log(f"{stage}: {done}/{total} files")
@@ -94,6 +100,8 @@ def train(
         progress=data_progress,
     )
     train_set = splits["train"]
+    write_json({"model": model_config.to_dict(), "train": asdict(cfg), "data": str(data_folder)},
+               out / "train_config.json")
     log(f"{len(train_set)} training and {len(splits['validation'])} validation examples "
         f"of {cfg.example_s:g} s")
     torch.manual_seed(cfg.seed)
@@ -115,7 +123,7 @@ def train(
                     "n_train_examples": len(train_set), "example_s": cfg.example_s,
                     "date": time.strftime("%Y-%m-%d")}
         save_model(out, model, statistics=statistics, training=training)
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        save_state({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "step": step, "rng": rng.bit_generator.state,
                     "model_config": model_config.to_dict()}, state_path)
 
@@ -162,7 +170,7 @@ def training_step(model: DDSPModel, optimizer: torch.optim.Optimizer, data: DDSP
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
     optimizer.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def validation_loss(model: DDSPModel, data: DDSPExamples, *, batch_size: int = 8) -> float:

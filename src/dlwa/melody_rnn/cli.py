@@ -17,7 +17,10 @@ def register(verbs: Any) -> None:
     """Add the melody_rnn sub-commands to ``dlwa``."""
     train = verbs.add("train", MODEL, _train, "train MelodyRNN on MIDI files or the Essen corpus")
     train.add_argument("data", help="folder of MIDI files, or 'essen' for the built-in corpus")
-    train.add_argument("--out", required=True, help="checkpoint directory (resumed if present)")
+    train.add_argument("--out", required=True,
+                       help="a new or empty folder for the checkpoint (never overwritten)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the unfinished run in --out (same --config and sizes)")
     train.add_argument("--config", default="attention_rnn",
                        choices=["basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn"])
     train.add_argument("--layer-sizes", default="128,128", help="LSTM units per layer")
@@ -67,8 +70,9 @@ def _train(args: argparse.Namespace) -> int:
     import torch
 
     from dlwa.melody_rnn.data import load_melodies
-    from dlwa.melody_rnn.model import get_config
-    from dlwa.melody_rnn.train import TrainOptions, train
+    from dlwa.melody_rnn.model import KIND, get_config
+    from dlwa.melody_rnn.train import STATE_FILE, TrainOptions, train
+    from dlwa.training import check_output
 
     torch.set_num_threads(args.threads)
     sizes = tuple(int(n) for n in str(args.layer_sizes).split(",") if n)
@@ -80,6 +84,7 @@ def _train(args: argparse.Namespace) -> int:
         options = TrainOptions(n_updates=2, batch_size=4, eval_every=2, seed=args.seed,
                                max_train_steps=64)
     config = get_config(args.config, layer_sizes=sizes)
+    check_output(args.out, kind=KIND, state_file=STATE_FILE, resume=args.resume)
     print(f"reading melodies from {args.data} ...", flush=True)
     train_set, validation = load_melodies(args.data, min_note=config.min_note,
                                           max_note=config.max_note,
@@ -89,7 +94,7 @@ def _train(args: argparse.Namespace) -> int:
           f"{len(validation)} held out ({validation.n_steps} steps)", flush=True)
     metrics = train(train_set.melodies, validation.melodies, config=config, out=Path(args.out),
                     options=options, data_description=str(args.data),
-                    log=lambda line: print(line, flush=True))
+                    log=lambda line: print(line, flush=True), resume=args.resume)
     if metrics is not None:
         print(f"held-out nll {metrics.nll:.4f} accuracy {metrics.accuracy:.4f}")
     print(f"wrote {args.out}")

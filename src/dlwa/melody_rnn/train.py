@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from dlwa import checkpoints
 from dlwa.melody_rnn.encoding import Encoding, OneHotEncoding
 from dlwa.melody_rnn.model import KIND, MelodyRnn, MelodyRnnConfig
+from dlwa.training import check_output, check_same_config, save_state, write_json
 
 STATE_FILE = "training_state.pt"
 LOG_FILE = "train_log.jsonl"
@@ -173,29 +174,34 @@ def train(
     options: TrainOptions,
     data_description: str = "",
     log: Callable[[str], None] = print,
+    resume: bool = False,
 ) -> Metrics | None:
-    """Train a MelodyRNN, resuming from ``out`` if it holds an unfinished run.
+    """Train a MelodyRNN into ``out``, a new or empty folder (or continue a run there).
 
     Args:
         train_melodies, validation_melodies: Event arrays (see ``data.load_melodies``).
         config: The model configuration; a resumed run must use the same one.
-        out: The checkpoint directory to write (and resume from).
+        out: The checkpoint directory to write: new or empty, unless ``resume``.
         options: Length and batching of the run.
         data_description: What the data was, saved in the checkpoint.
         log: Where progress lines go.
+        resume: Continue the unfinished run in ``out`` (its ``training_state.pt``).
 
     Returns:
         The last validation metrics (None without validation melodies).
+
+    Raises:
+        OutputFolderError: ``out`` holds a model or other files (and not ``resume``), or
+            there is no run with this configuration to resume.
     """
+    out = check_output(out, kind=KIND, state_file=STATE_FILE, resume=resume)
     torch.manual_seed(options.seed)
-    out = Path(out)
     model = MelodyRnn(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    update = _resume(out, model, optimizer, config, log)
+    update = _resume(out, model, optimizer, config, log) if resume else 0
     out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(
-        {"config": config.to_dict(), "options": vars(options), "data": data_description},
-        indent=2) + "\n")
+    write_json({"config": config.to_dict(), "options": vars(options), "data": data_description},
+               out / "train_config.json")
     rng = np.random.default_rng(options.seed + update)
     cut = [m[:options.max_train_steps] for m in train_melodies]
     metrics, start, start_update = None, time.monotonic(), update
@@ -221,7 +227,7 @@ def train(
                 break
     if stopped:
         log(f"stopped after {options.max_minutes} minutes at update {update}; "
-            "run the same command again to resume")
+            "run the same command with --resume to continue")
     return metrics
 
 
@@ -255,20 +261,15 @@ def _checkpoint(model: MelodyRnn, optimizer: torch.optim.Optimizer, update: int,
     save_model(model, out, training=training)
     with open(out / LOG_FILE, "a") as log_file:  # one JSON line per evaluation
         log_file.write(json.dumps({"time": time.time(), **training}) + "\n")
-    torch.save({"update": update, "optimizer": optimizer.state_dict(),
+    save_state({"update": update, "optimizer": optimizer.state_dict(),
                 "config": config.to_dict()}, out / STATE_FILE)
     return metrics
 
 
 def _resume(out: Path, model: MelodyRnn, optimizer: torch.optim.Optimizer,
             config: MelodyRnnConfig, log: Callable[[str], None]) -> int:
-    state_path = out / STATE_FILE
-    if not state_path.is_file():
-        return 0
-    state = torch.load(state_path, weights_only=True)
-    if state["config"] != config.to_dict():
-        raise ValueError(f"{out} holds a run with another configuration ({state['config']}); "
-                         "choose another --out or the same configuration")
+    state = torch.load(out / STATE_FILE, weights_only=True)
+    check_same_config(state["config"], config.to_dict(), where=out)
     load_weights(model, out)
     optimizer.load_state_dict(state["optimizer"])
     log(f"resuming {out} at update {state['update']}")

@@ -1,0 +1,124 @@
+"""What every ``dlwa train <model>`` shares: the output folder's rules and safe state files.
+
+A user's trained model is never overwritten by accident. ``--out`` must be a new or
+empty folder, unless the user asks to continue training with ``--resume``; then the
+folder must hold an unfinished run of the same model kind and configuration. The checks
+run before anything is written (:func:`check_output`), so a run that fails on bad data
+leaves no trace in the target folder, and training state is replaced atomically
+(:func:`save_state`): an interrupted save leaves the previous state intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "config.json"  # dlwa.checkpoints.CONFIG_FILE, without importing it
+
+
+class OutputFolderError(ValueError):
+    """``--out`` cannot be used as asked; the message says why and what to do instead."""
+
+
+def check_output(out: str | os.PathLike[str], *, kind: str, state_file: str,
+                 resume: bool) -> Path:
+    """Check that training may write into ``out``; writes nothing.
+
+    Args:
+        out: The ``--out`` folder.
+        kind: The model kind being trained, e.g. ``"ddsp"``.
+        state_file: The name of the training-state file that marks an unfinished run.
+        resume: The user asked to continue the run in ``out``.
+
+    Returns:
+        ``out`` as a Path.
+
+    Raises:
+        OutputFolderError: ``out`` is a file; holds a model or other files and ``resume``
+            is False; or ``resume`` is True and there is no run of this kind to continue.
+    """
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise OutputFolderError(f"--out {path} is a file, not a folder: give a new folder name")
+    contents = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+    saved_kind = _saved_kind(path)
+    if saved_kind is not None and saved_kind != kind:
+        raise OutputFolderError(
+            f"--out {path} holds a '{saved_kind}' model, not a {kind} one; it is left as it "
+            "is: choose a new folder for --out")
+    if not resume:
+        if saved_kind is not None:
+            raise OutputFolderError(
+                f"--out {path} already holds a trained {kind} model and is never "
+                "overwritten: choose a new folder for --out, or add --resume to continue "
+                "its training")
+        if contents:
+            shown = ", ".join(contents[:3]) + (", ..." if len(contents) > 3 else "")
+            raise OutputFolderError(
+                f"--out {path} is not empty ({shown}): choose a new or empty folder")
+        return path
+    if not contents:
+        raise OutputFolderError(
+            f"--resume: there is no run to continue in {path} (it is "
+            f"{'empty' if path.is_dir() else 'missing'}): leave out --resume to start one")
+    if not (path / state_file).is_file():
+        what = f"a finished {kind} model" if saved_kind else "no dlwa training run"
+        raise OutputFolderError(
+            f"--resume: {path} holds {what}, without the training state ({state_file}) "
+            "needed to continue: choose a new folder for --out")
+    return path
+
+
+def check_same_config(saved: Mapping[str, Any], requested: Mapping[str, Any], *,
+                      where: str | os.PathLike[str]) -> None:
+    """Refuse to resume a run with another model configuration.
+
+    Raises:
+        OutputFolderError: naming the first settings that differ.
+    """
+    differ = sorted(k for k in set(saved) | set(requested) if saved.get(k) != requested.get(k))
+    if differ:
+        shown = "; ".join(f"{k}: saved {saved.get(k)!r}, asked {requested.get(k)!r}"
+                          for k in differ[:3])
+        raise OutputFolderError(
+            f"--resume: {where} holds a run with another configuration ({shown}): use the "
+            "same settings to continue it, or choose a new folder for --out")
+
+
+def save_state(state: Any, path: str | os.PathLike[str]) -> None:
+    """``torch.save`` to ``path`` atomically: a temporary file beside it, then a rename."""
+    import torch
+
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_json(data: Any, path: str | os.PathLike[str]) -> None:
+    """Write JSON to ``path`` atomically (a temporary file, then a rename)."""
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _saved_kind(path: Path) -> str | None:
+    """The model kind of the checkpoint in ``path``, "unknown" for an unreadable one."""
+    config = path / CONFIG_FILE
+    if not config.is_file():
+        return None
+    try:
+        kind = json.loads(config.read_text()).get("kind")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return "unknown"
+    return kind if isinstance(kind, str) and kind else "unknown"
