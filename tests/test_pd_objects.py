@@ -122,8 +122,8 @@ def test_timbre_and_decay_change_the_sound(obj):
         ("decay", "error usage: decay <decay_s>"),
         ("decay x", "error decay_s must be a number between 0.001 and 60: got 'x'"),
         ("status 1", "error usage: status"),
-        ("fly 1", "error unknown message 'fly' (messages: decay help load render status timbre unload)"),
-        ("bang", "error unknown message 'bang' (messages: decay help load render status timbre unload)"),
+        ("fly 1", "error unknown message 'fly' (messages: decay help load render status stop timbre unload)"),
+        ("bang", "error unknown message 'bang' (messages: decay help load render status stop timbre unload)"),
         ("load", "error usage: load <checkpoint name or path>"),
     ],
 )
@@ -166,7 +166,7 @@ def test_status_reports_selector_prefixed_facts(obj):
 def test_help_lists_usages(obj):
     out = say(obj, "help")
     assert "usage render <array> <pitch_midi> <duration_s> [amplitude...]" in out
-    assert len(out) == 7
+    assert len(out) == 8
 
 
 def test_load_by_path_relative_to_the_patch(obj, tmp_path):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ class GenerateOptions:
         branch_factor: Branches per sequence per iteration, >= 1.
         steps_per_iteration: Steps sampled between prunings, >= 1.
         seed: Seed of the sampling; None draws a fresh one.
+        interrupt: Called before every step; it may raise to abandon the generation
+            (the Pd object stops a long beam search this way within one step).
     """
 
     temperature: float = 1.0
@@ -49,6 +51,7 @@ class GenerateOptions:
     branch_factor: int = 1
     steps_per_iteration: int = 1
     seed: int | None = None
+    interrupt: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.temperature) and self.temperature > 0):
@@ -271,14 +274,15 @@ def _beam_search(model: MelodyRnn, primer: np.ndarray, n_steps: int, options: Ge
     beam = _Beam([list(primer)] * options.beam_size, np.zeros(options.beam_size),
                  state.take(index), logits[index])
     if options.beam_size == 1 and options.branch_factor == 1:  # plain sampling
-        beam = beam.advance(stepper, encoding, n_steps, options.temperature, rng)
+        beam = beam.advance(stepper, encoding, n_steps, options.temperature, rng,
+                            options.interrupt)
         return np.asarray(beam.sequences[0], dtype=np.int64), float(beam.scores[0])
     first = (n_steps - 1) % options.steps_per_iteration + 1
-    beam = beam.advance(stepper, encoding, first, options.temperature, rng)
+    beam = beam.advance(stepper, encoding, first, options.temperature, rng, options.interrupt)
     for _ in range((n_steps - first) // options.steps_per_iteration):
         beam = beam.take(np.repeat(np.arange(len(beam.sequences)), options.branch_factor))
         beam = beam.advance(stepper, encoding, options.steps_per_iteration,
-                            options.temperature, rng)
+                            options.temperature, rng, options.interrupt)
         beam = beam.take(np.argsort(-beam.scores, kind="stable")[:options.beam_size])
     best = int(np.argmax(beam.scores))
     return np.asarray(beam.sequences[best], dtype=np.int64), float(beam.scores[best])
@@ -306,12 +310,14 @@ class _Beam:
     logits: np.ndarray
 
     def advance(self, stepper: Stepper, encoding: Encoding, n_steps: int, temperature: float,
-                rng: np.random.Generator) -> _Beam:
+                rng: np.random.Generator, interrupt: Callable[[], None] | None = None) -> _Beam:
         sequences = [list(s) for s in self.sequences]
         scores, state, logits = self.scores.copy(), self.state.take(
             np.arange(len(sequences))), self.logits
         inputs = np.empty((len(sequences), encoding.input_size), dtype=np.float32)
         for _ in range(n_steps):
+            if interrupt is not None:
+                interrupt()
             chosen, log_p = sample(logits, temperature, rng)
             scores = scores + log_p
             for i, (sequence, index) in enumerate(zip(sequences, chosen, strict=True)):

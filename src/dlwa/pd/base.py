@@ -13,16 +13,24 @@ every object:
 - helpers to read a Pd array as float32 numpy with its sample rate, and to write one
   (resize, write, redraw);
 - detached execution (``self._detach(1)``: Pd's thread never waits; our external runs
-  handlers synchronously in ``pd -batch``) and a clean shutdown that asks work to stop.
+  handlers synchronously in ``pd -batch``) and a clean shutdown that asks work to stop;
+- jobs: a handler written as a generator (``yield`` once) checks its arguments and reads
+  its settings in message order, then runs the rest on the object's job thread, so
+  ``status``, ``stop`` and settings are answered at once while a long job runs. ``stop``
+  (or deleting the object) ends the job at its next ``progress`` or ``check_stop`` call,
+  and jobs call one of them at least every 100 ms.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import queue
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -44,7 +52,8 @@ def message(usage: str) -> Callable[[Handler], Handler]:
     """Mark a method as the handler of one message, with its usage text.
 
     Wrong argument counts reply ``error usage: <usage>``; exceptions become an ``error``
-    reply (and a console line) instead of a traceback, so the object keeps working.
+    reply (and a console line) instead of a traceback, so the object keeps working. A
+    handler that is a generator is a job (see the module docstring).
 
     Args:
         usage: E.g. ``"render <array> <pitch_midi> <duration_s> [amplitude...]"``.
@@ -120,18 +129,24 @@ class PdObject(pyext._class):
         self.state = "idle"
         self.closing = False
         self.last_progress = -1.0
+        self._jobs: queue.SimpleQueue[tuple[str, Generator[None, None, None]] | None] = (
+            queue.SimpleQueue())
+        self._job_thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._job_lock = threading.Lock()
         self._detach(1)
 
     # ----- messages every object understands
 
     @message("load <checkpoint name or path>")
-    def load_1(self, name: Any) -> None:
+    def load_1(self, name: Any) -> Generator[None, None, None]:
         """Find and load a checkpoint; replies ``loaded <name>``."""
         from dlwa import checkpoints
 
         path = checkpoints.find_checkpoint(
             name_arg(name, "checkpoint"), base_dir=self._canvas_dir, kind=self.checkpoint_kind
         )
+        yield
         self.state = "loading"
         checkpoint = checkpoints.load_checkpoint(
             path, expected_kind=self.checkpoint_kind, framework=self.tensor_framework
@@ -141,8 +156,9 @@ class PdObject(pyext._class):
         self.reply("loaded", checkpoint.name)
 
     @message("unload")
-    def unload_1(self) -> None:
-        """Forget the model; replies ``unloaded``."""
+    def unload_1(self) -> Generator[None, None, None]:
+        """Forget the model (after the jobs before it); replies ``unloaded``."""
+        yield
         self.model, self.model_name = None, None
         self.reply("unloaded")
 
@@ -161,12 +177,19 @@ class PdObject(pyext._class):
         for usage in self.usages():
             self.reply("usage", *words(usage))
 
+    @message("stop")
+    def stop_1(self) -> None:
+        """Stop the running job (and drop the waiting ones); it replies ``error <job> stopped``."""
+        self.cancel_jobs()
+
     def _anything_1(self, selector: Any = "bang", *args: Any) -> None:
         known = " ".join(u.split()[0] for u in self.usages())
         self.error(f"unknown message '{selector}' (messages: {known})")
 
     def _del(self) -> None:
         self.closing = True
+        self.cancel_jobs()
+        self._jobs.put(None)  # the job thread ends
         self.model = None
 
     # ----- hooks for subclasses
@@ -182,8 +205,16 @@ class PdObject(pyext._class):
     # ----- replies
 
     def reply(self, selector: str, *atoms: Any) -> None:
-        """Send the anything message ``selector atoms…`` on the outlet."""
-        self._outlet(1, selector, list(atoms))
+        """Send the anything message ``selector atoms…`` on the outlet (nothing once the
+        object is being deleted: there is no one left to answer)."""
+        if self.closing:
+            return
+        try:
+            self._outlet(1, selector, list(atoms))
+        except RuntimeError:
+            if not self._shouldexit:
+                raise
+            self.closing = True  # the Pd object was deleted while we worked: say nothing
 
     def done(self, what: str, *atoms: Any) -> None:
         """Reply ``done <what> atoms…``."""
@@ -191,36 +222,107 @@ class PdObject(pyext._class):
 
     def error(self, text: str) -> None:
         """Reply ``error <text>`` and print ``<object>: <text>`` to Pd's console."""
+        if self.gone():
+            return
         print(f"{self.object_name}: {text}", file=sys.stderr)
         self.reply("error", *words(text))
 
     def progress(self, fraction: float) -> None:
         """Reply ``progress <fraction>`` (rate-limited); raise Stopped when asked to stop."""
-        if self.should_stop():
-            raise Stopped
+        self.check_stop()
         fraction = min(max(float(fraction), 0.0), 1.0)
         if fraction - self.last_progress >= PROGRESS_STEP or fraction >= 1.0 > self.last_progress:
             self.last_progress = fraction
             self.reply("progress", round(fraction, 3))
 
     def should_stop(self) -> bool:
-        """True once the object is being deleted or Pd asked it to stop."""
-        return self.closing or bool(self._shouldexit)
+        """True once the object is being deleted, or ``stop`` was sent (to either inlet)."""
+        return self.closing or self._cancel.is_set() or bool(self._shouldexit)
 
-    def run(self, what: str, func: Callable[..., None], *args: Any) -> None:
-        """Run a handler body, turning exceptions into ``error`` replies."""
+    def check_stop(self) -> None:
+        """Raise Stopped when asked to stop; long work calls it at least every 100 ms."""
+        if self.should_stop():
+            raise Stopped
+
+    def gone(self) -> bool:
+        """True once the Pd object is being deleted (its outlets no longer exist)."""
+        return self.closing
+
+    def run(self, what: str, func: Callable[..., Any], *args: Any) -> None:
+        """Run a handler body, turning exceptions into ``error`` replies.
+
+        A generator handler runs up to its ``yield`` here; the rest is queued as a job.
+        """
         self.last_progress = -1.0
+        job = None
+        with self._reporting(what):
+            result = func(self, *args)
+            if inspect.isgenerator(result) and next(result, StopIteration) is not StopIteration:
+                job = result
+        if job is not None:
+            self.start_job(what, job)
+
+    def start_job(self, what: str, job: Generator[None, None, None]) -> None:
+        """Run the rest of ``job`` on the job thread (inline when Pd runs synchronously)."""
+        if self._runs_synchronously():
+            self._finish(what, job)
+            return
+        self._jobs.put((what, job))
+        with self._job_lock:
+            if self._job_thread is None or not self._job_thread.is_alive():
+                self._job_thread = threading.Thread(
+                    target=self._job_loop, name=f"dlwa-{self.object_name}-job", daemon=True)
+                self._job_thread.start()
+
+    def cancel_jobs(self) -> None:
+        """Stop the running job at its next check and drop the jobs waiting."""
+        self._cancel.set()
+        while True:
+            try:
+                waiting = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if waiting is None:  # keep the thread's end marker
+                self._jobs.put(None)
+                break
+            waiting[1].close()
+
+    def _job_loop(self) -> None:
+        while not self.closing:
+            item = self._jobs.get()
+            if item is None:
+                return
+            self._cancel.clear()
+            self._finish(*item)
+
+    def _finish(self, what: str, job: Generator[None, None, None]) -> None:
+        self.last_progress = -1.0
+        with self._reporting(what):
+            for _ in job:
+                pass
+
+    @contextlib.contextmanager
+    def _reporting(self, what: str) -> Iterator[None]:
+        """Turn a handler's exceptions into one ``error`` line each; the state is idle after."""
         try:
-            func(self, *args)
+            yield
         except Stopped:
-            self.error(f"{what.removesuffix('_1')} stopped")
+            if not self.gone():
+                self.error(f"{what.removesuffix('_1')} stopped")
         except (ValueError, LookupError, OSError) as exc:
-            self.error(str(exc))
+            if not self.gone():
+                self.error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the object
-            traceback.print_exc(file=sys.stderr)
-            self.error(f"{type(exc).__name__}: {exc}")
+            if not self.gone():  # deleted while busy: nobody to tell
+                traceback.print_exc(file=sys.stderr)
+                self.error(f"{type(exc).__name__}: {exc}")
         finally:
             self.state = "idle"
+
+    def _runs_synchronously(self) -> bool:
+        """True in ``pd -batch`` (or ``@sync 1``) and in the headless stand-in."""
+        sync = getattr(self, "_sync", None)
+        return True if sync is None else bool(sync())
 
     def usages(self) -> list[str]:
         """The usage text of every ``@message`` handler, sorted."""

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,11 +83,12 @@ class melody_rnn(PdObject):  # Pd object names are lower case
     # ----- model
 
     @message("load <checkpoint name, path or .mag bundle>")
-    def load_1(self, name: Any) -> None:
+    def load_1(self, name: Any) -> Generator[None, None, None]:
         """Load by name (course names too), path, or Magenta bundle; ``loaded <name>``."""
+        text = name_arg(name, "model")
+        yield
         from dlwa.melody_rnn.generate import load_generator
 
-        text = name_arg(name, "model")
         self.state = "loading"
         if text.endswith(".mag"):
             from dlwa.melody_rnn.convert import generator_from_bundle
@@ -107,7 +108,7 @@ class melody_rnn(PdObject):  # Pd object names are lower case
         from dlwa.melody_rnn.generate import GenerateOptions, Note
 
         self.model.answer([Note(0.0, 0.1, 60)], n_steps=2, qpm=DEFAULT_QPM,
-                          options=GenerateOptions(seed=0))
+                          options=GenerateOptions(seed=0, interrupt=self.check_stop))
 
     def _path(self, text: str) -> Any:
         from pathlib import Path
@@ -157,19 +158,17 @@ class melody_rnn(PdObject):  # Pd object names are lower case
     # ----- answering
 
     @message("generate [seconds]")
-    def generate_1(self, seconds: Any = None) -> None:
+    def generate_1(self, seconds: Any = None) -> Generator[None, None, None]:
         """Answer the phrase; its length is ``seconds`` or the ``length`` setting."""
-        generator = self.require_model()
         if seconds is None:
-            self._answer(generator, self.length, self.length_unit, self._closed_phrase())
+            yield from self._answer(self.length, self.length_unit, self._closed_phrase())
         else:
-            self._answer(generator, number(seconds, "seconds", low=0.05, high=120.0), "seconds",
-                         self._closed_phrase())
+            yield from self._answer(number(seconds, "seconds", low=0.05, high=120.0),
+                                    "seconds", self._closed_phrase())
 
     @message("respond")
-    def respond_1(self) -> None:
+    def respond_1(self) -> Generator[None, None, None]:
         """The duet answer: phrase cut to its last seconds, answer as long as it (1..8 s)."""
-        generator = self.require_model()
         phrase = self._closed_phrase()
         if not phrase:
             return
@@ -177,9 +176,12 @@ class melody_rnn(PdObject):  # Pd object names are lower case
         cut = [n for n in phrase if n.start_ms >= end - 1000.0 * self.duet_max_phrase_s]
         span_s = (end - cut[0].start_ms) / 1000.0
         self.phrase = []
-        self._answer(generator, min(max(span_s, 1.0), 8.0), "seconds", cut)
+        yield from self._answer(min(max(span_s, 1.0), 8.0), "seconds", cut)
 
-    def _answer(self, generator: Any, length: float, unit: str, phrase: list[PlayedNote]) -> None:
+    def _answer(self, length: float, unit: str, phrase: list[PlayedNote]
+                ) -> Generator[None, None, None]:
+        """A job: the settings are read now; the answer is generated on the job thread, after
+        the jobs before it (a ``load`` sent just before is done by then)."""
         from dlwa.melody_rnn.generate import GenerateOptions, Note
 
         qpm = self.fixed_qpm or estimate_qpm(phrase)
@@ -189,11 +191,14 @@ class melody_rnn(PdObject):  # Pd object names are lower case
         n_steps = max(1, min(n_steps, 4096))
         size, branch, steps = self.beam
         options = GenerateOptions(temperature=self.temperature, beam_size=size,
-                                  branch_factor=branch, steps_per_iteration=steps, seed=self.seed)
+                                  branch_factor=branch, steps_per_iteration=steps, seed=self.seed,
+                                  interrupt=self.check_stop)
         notes = [Note(n.start_ms / 1000, n.end_ms / 1000, n.pitch, n.velocity) for n in phrase]
+        velocity = round(sum(n.velocity for n in phrase) / len(phrase)) if phrase else 100
+        yield
+        generator = self.require_model()
         self.state = "generating"
         answer = generator.answer(notes, n_steps=n_steps, qpm=qpm, options=options)
-        velocity = round(sum(n.velocity for n in phrase) / len(phrase)) if phrase else 100
         self._unschedule()
         self.answer_start_ms = self.now_ms()
         self.reply("answer", len(answer.notes), round(n_steps * step_ms, 3), round(qpm, 3))
@@ -252,7 +257,8 @@ class melody_rnn(PdObject):  # Pd object names are lower case
 
     @message("stop")
     def stop_1(self) -> None:
-        """Cancel the answer and release the notes it is sounding."""
+        """Stop a generation, cancel the answer and release the notes it is sounding."""
+        self.cancel_jobs()
         self._unschedule()
         self.reply("duet_cancel")
 

@@ -21,7 +21,7 @@ Keeps the course's messages (``02_ddsp/ddsp_pd.py``) and adds one message per pa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from typing import Any
 
 import numpy as np
@@ -58,15 +58,18 @@ class timbre_transfer(PdObject):  # Pd object names are lower case
         self.tracker = "yin"
 
     @message("load <model>")
-    def load_1(self, name: Any) -> None:
+    def load_1(self, name: Any) -> Generator[None, None, None]:
         """Load a DDSP checkpoint; replies ``loaded <name>``."""
+        name = name_arg(name, "model")
+        yield
         self.state = "loading"
-        self.use_model(name_arg(name, "model"))
+        self.use_model(name)
         self.reply("loaded", self.model_name)
 
     @message("run <model> <in array> <out array> [f0_octave_shift f0_confidence_threshold "
              "loudness_db_shift in_sample_rate out_sample_rate adjust quiet autotune]")
-    def run_1(self, model: Any, in_array: Any, out_array: Any, *parameters: Any) -> None:
+    def run_1(self, model: Any, in_array: Any, out_array: Any, *parameters: Any
+              ) -> Generator[None, None, None]:
         """Transfer ``in_array`` into ``out_array``; replies ``transferred <n_samples>``."""
         if len(parameters) > len(RUN_PARAMETERS):
             raise ValueError(f"run takes at most {len(RUN_PARAMETERS)} parameters after the "
@@ -81,8 +84,10 @@ class timbre_transfer(PdObject):  # Pd object names are lower case
             raise ValueError(f"in_sample_rate must be at least {MIN_RATE:g} Hz: got {in_rate:g}")
         if audio.size == 0:
             raise ValueError(f"array '{in_array}' is empty: load or record some sound first")
+        model_name = name_arg(model, "model")
+        yield
         self.state = "loading"
-        loaded = self.use_model(name_arg(model, "model"))
+        loaded = self.use_model(model_name)
         self.state = "transferring"
         self.progress(0.0)
         from dlwa.ddsp.transfer import TransferParams, transfer
@@ -101,9 +106,10 @@ class timbre_transfer(PdObject):  # Pd object names are lower case
         self.reply("transferred", self.write_array(out_name, out))
 
     @message("normalize <array> [peak]")
-    def normalize_1(self, array: Any, peak: Any = DEFAULT_PEAK) -> None:
-        """Scale ``array`` so its peak is ``peak``; replies ``normalized``."""
+    def normalize_1(self, array: Any, peak: Any = DEFAULT_PEAK) -> Generator[None, None, None]:
+        """Scale ``array`` so its peak is ``peak`` (after a ``run`` before it); ``normalized``."""
         target = number(peak, "peak", low=0.0, high=1.0)
+        yield
         audio, _ = self.read_array(array)
         top = float(np.abs(audio).max()) if audio.size else 0.0
         if top == 0.0:

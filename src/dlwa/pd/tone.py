@@ -17,7 +17,7 @@ Messages (inlet 1):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +69,8 @@ class tone(PdObject):  # Pd object names are lower case
         self.timbre = Timbre()
 
     @message("render <array> <pitch_midi> <duration_s> [amplitude...]")
-    def render_1(self, array: Any, pitch_midi: Any, duration_s: Any, *amplitudes: Any) -> None:
+    def render_1(self, array: Any, pitch_midi: Any, duration_s: Any, *amplitudes: Any
+                 ) -> Generator[None, None, None]:
         """Synthesise into ``array``; replies ``done render <array> <n_samples>``."""
         name = name_arg(array, "array")
         self.buffer(name)  # fail before the work if the array is missing
@@ -78,6 +79,7 @@ class tone(PdObject):  # Pd object names are lower case
         timbre = self.timbre
         if amplitudes:
             timbre = Timbre(check_harmonics(amplitudes), timbre.decay_s)
+        yield
         self.state = "rendering"
         audio = decaying_tone(
             midi_to_hz(pitch), duration_s=duration, sample_rate=pyext._samplerate(),
