@@ -54,5 +54,5 @@ def test_configs_are_magentas():
     assert MelodyRnnConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown melody_rnn configuration"):
         get_config("drums_rnn")
-    with pytest.raises(ValueError, match="unknown melody_rnn config keys"):
+    with pytest.raises(ValueError, match="unknown key .config.colour.; the known keys are name"):
         MelodyRnnConfig.from_dict({"name": "basic_rnn", "colour": 3})

@@ -10,8 +10,11 @@ distribution and noise magnitudes. Inputs are scaled as ``F0LoudnessPreprocessor
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +23,13 @@ from torch import nn
 
 from dlwa.audio.conversions import hz_to_midi
 from dlwa.checkpoints import (
+    CONFIG_FILE,
     CheckpointError,
+    config_from_dict,
     find_checkpoint,
-    load_checkpoint,
-    read_config,
+    load_module,
     save_checkpoint,
+    setting,
 )
 from dlwa.ddsp.synths import FilteredNoise, Harmonic, Reverb
 
@@ -40,18 +45,27 @@ class DDSPConfig:
 
     The defaults are DDSP's ``solo_instrument.gin`` (16 kHz, 250 frames/s, GRU 512,
     stacks of 3 × 512, 60 harmonics, 65 noise bands, 48000-sample reverb); dlwa's shipped
-    checkpoints use :meth:`small`.
+    checkpoints use :meth:`small`. Each field declares the range a checkpoint's config
+    must keep to (:func:`dlwa.checkpoints.setting`); ``frame_rate`` must divide
+    ``sample_rate``.
     """
 
-    sample_rate: int = 16000
-    frame_rate: int = 250
-    rnn_channels: int = 512
-    ch: int = 512
-    layers_per_stack: int = 3
-    n_harmonics: int = 60
-    n_noise_bands: int = 65
+    sample_rate: int = setting(16000, ge=1000, le=384000)
+    frame_rate: int = setting(250, ge=1, le=1000)
+    rnn_channels: int = setting(512, ge=1, le=4096)
+    ch: int = setting(512, ge=1, le=4096)
+    layers_per_stack: int = setting(3, ge=1, le=16)
+    n_harmonics: int = setting(60, ge=1, le=1024)
+    n_noise_bands: int = setting(65, ge=2, le=4096)
     reverb: bool = True
-    reverb_length: int = 48000
+    reverb_length: int = setting(48000, ge=1, le=480000)
+
+    def cross_checks(self) -> Iterator[tuple[str, str, Any]]:
+        """Rules tying fields together: ``(field, expectation, value)`` for each broken one."""
+        if self.sample_rate % self.frame_rate:
+            expected = (f"a divisor of sample_rate {self.sample_rate} (a whole number of "
+                        "samples per frame, e.g. 250)")
+            yield "frame_rate", expected, self.frame_rate
 
     @property
     def hop_length(self) -> int:
@@ -71,12 +85,12 @@ class DDSPConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DDSPConfig:
-        """Build from a saved dict; unknown keys are an error naming them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown DDSP config keys {unknown}; known: {sorted(known)}")
-        return cls(**data)
+        """Build from a saved dict, every field checked.
+
+        Raises:
+            CheckpointError: an unknown or missing key, or a value of the wrong type or range.
+        """
+        return config_from_dict(cls, data)
 
 
 def fc_stack(in_channels: int, ch: int, layers: int) -> nn.Sequential:
@@ -199,9 +213,31 @@ def n_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-
-
 STATISTICS_FILE = "dataset_statistics.json"
+
+
+@dataclass
+class DatasetStatistics:
+    """What ``dataset_statistics.json`` may hold (:func:`dlwa.ddsp.data.dataset_statistics`).
+
+    Auto adjust needs the mean pitch and the loudness quantiles; the rest is informative.
+    Only used to check a loaded file: the statistics stay a dict.
+    """
+
+    mean_pitch_midi: float = setting(60.0, ge=0, le=127)
+    loudness_quantiles_db: tuple[float, ...] = setting((), ge=-300, le=100, min_items=2)
+    pitch_quantiles_midi: tuple[float, ...] | None = setting(None, required=False, ge=-100,
+                                                             le=200)
+    mean_loudness_db: float | None = setting(None, required=False, ge=-300, le=100)
+    voiced_fraction: float | None = setting(None, required=False, ge=0, le=1)
+    n_frames: int | None = setting(None, required=False, ge=0)
+    imported: bool | None = setting(None, required=False)
+
+    def cross_checks(self) -> Iterator[tuple[str, str, Any]]:
+        """The loudness quantiles must not decrease."""
+        q = self.loudness_quantiles_db
+        if any(b < a for a, b in itertools.pairwise(q)):
+            yield "loudness_quantiles_db", "non-decreasing (they are quantiles)", list(q)
 
 
 @dataclass
@@ -240,7 +276,8 @@ def load_model(name_or_path: str | os.PathLike[str], *,
     ``quantize`` makes the decoder int8 (see :func:`quantize_decoder`).
 
     Raises:
-        CheckpointError: not found, not a DDSP checkpoint, or mismatched weights.
+        CheckpointError: not found, not a DDSP checkpoint, or any part of it (config,
+            weights, dataset statistics, tracker) malformed; one line naming the file.
     """
     text = os.fspath(name_or_path)
     try:
@@ -252,14 +289,24 @@ def load_model(name_or_path: str | os.PathLike[str], *,
             path = find_checkpoint(f"ddsp_{text}", base_dir=base_dir, kind=KIND)
         except CheckpointError:
             raise not_found from None
-    config = DDSPConfig.from_dict(read_config(path)["config"])
-    model = DDSPModel(config)
-    checkpoint = load_checkpoint(path, expected_kind=KIND,
-                                 expected_keys=model.state_dict().keys())
-    model.load_state_dict(checkpoint.state_dict)
-    statistics = (checkpoint.read_extra(STATISTICS_FILE)
-                  if STATISTICS_FILE in checkpoint.extras else None)
-    tracker = str(checkpoint.training.get("tracker", "yin"))
+    model, checkpoint = load_module(path, kind=KIND, config_class=DDSPConfig, build=DDSPModel)
+    statistics = None
+    if STATISTICS_FILE in checkpoint.extras:
+        statistics = checkpoint.read_extra(STATISTICS_FILE)
+        config_from_dict(DatasetStatistics, statistics, where=path / STATISTICS_FILE, prefix="")
+    tracker = _saved_tracker(checkpoint.training, where=path / CONFIG_FILE)
     model = quantize_decoder(model.eval()) if quantize else model.eval()
     return LoadedModel(model=model, statistics=statistics, name=checkpoint.name,
                        tracker=tracker)
+
+
+def _saved_tracker(training: dict[str, Any], *, where: Path) -> str:
+    """The pitch tracker a checkpoint was trained with (``training.tracker``), checked."""
+    from dlwa.ddsp.features import DEFAULT_TRACKER, PITCH_TRACKERS
+
+    tracker = training.get("tracker", DEFAULT_TRACKER)
+    if tracker not in PITCH_TRACKERS or not isinstance(tracker, str):
+        names = ", ".join(f'"{name}"' for name in PITCH_TRACKERS)
+        raise CheckpointError(f"{where}: training.tracker must be one of {names}, "
+                              f"got {json.dumps(tracker)[:40]}")
+    return tracker

@@ -15,13 +15,16 @@ generation feeds one step at a time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from dlwa.melody_rnn.encoding import MAX_NOTE, MIN_NOTE, Encoding, make_encoding
+from dlwa.checkpoints import Checkpoint, config_from_dict, load_module, setting
+from dlwa.melody_rnn.encoding import ENCODINGS, MAX_NOTE, MIN_NOTE, Encoding, make_encoding
 
 KIND = "melody_rnn"
 
@@ -43,20 +46,28 @@ class MelodyRnnConfig:
         transpose_to_key: Major key melodies are transposed to before encoding (0 = C),
             or None to keep them as played.
         steps_per_quarter: Time steps per quarter note (4: 16th notes).
+
+    Each field declares what a checkpoint's config may hold (see
+    :func:`dlwa.checkpoints.setting`); ``min_note`` must lie below ``max_note``.
     """
 
     name: str = "basic_rnn"
-    encoding: str = "one_hot"
-    min_note: int = MIN_NOTE
-    max_note: int = MAX_NOTE
-    layer_sizes: tuple[int, ...] = (128, 128)
-    attn_length: int = 0
-    dropout_keep_prob: float = 0.5
-    clip_norm: float = 5.0
-    learning_rate: float = 0.001
-    batch_size: int = 128
-    transpose_to_key: int | None = 0
-    steps_per_quarter: int = 4
+    encoding: str = setting("one_hot", choices=tuple(ENCODINGS))
+    min_note: int = setting(MIN_NOTE, ge=0, le=127)
+    max_note: int = setting(MAX_NOTE, ge=1, le=128)
+    layer_sizes: tuple[int, ...] = setting((128, 128), ge=1, le=4096, max_items=8)
+    attn_length: int = setting(0, ge=0, le=1024)
+    dropout_keep_prob: float = setting(0.5, gt=0, le=1)
+    clip_norm: float = setting(5.0, gt=0)
+    learning_rate: float = setting(0.001, gt=0, le=1)
+    batch_size: int = setting(128, ge=1, le=65536)
+    transpose_to_key: int | None = setting(0, ge=0, le=11)
+    steps_per_quarter: int = setting(4, choices=(4,), hint="16th notes, the grid dlwa plays on")
+
+    def cross_checks(self) -> Iterator[tuple[str, str, Any]]:
+        """Rules tying fields together: ``(field, expectation, value)`` for each broken one."""
+        if self.min_note >= self.max_note:
+            yield "max_note", f"above min_note {self.min_note}", self.max_note
 
     def make_encoding(self) -> Encoding:
         return make_encoding(self.encoding, min_note=self.min_note, max_note=self.max_note)
@@ -68,14 +79,12 @@ class MelodyRnnConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MelodyRnnConfig:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown melody_rnn config keys {unknown}; known: {sorted(known)}")
-        values = dict(data)
-        if "layer_sizes" in values:
-            values["layer_sizes"] = tuple(int(n) for n in values["layer_sizes"])
-        return cls(**values)
+        """Build from a saved dict, every field checked.
+
+        Raises:
+            CheckpointError: an unknown or missing key, or a value of the wrong type or range.
+        """
+        return config_from_dict(cls, data)
 
 
 CONFIGS: dict[str, MelodyRnnConfig] = {
@@ -235,3 +244,17 @@ class MelodyRnn(nn.Module):
             else:
                 picked.append(tuple(s[index] for s in layer_state))
         return picked
+
+
+def load_model(directory: str | Path) -> tuple[MelodyRnn, Checkpoint]:
+    """Load a ``melody_rnn`` checkpoint directory, config and weights checked first.
+
+    Returns:
+        ``(model, checkpoint)``, the model in eval mode.
+
+    Raises:
+        CheckpointError: one line naming the file, the field and what is expected.
+    """
+    model, checkpoint = load_module(directory, kind=KIND, config_class=MelodyRnnConfig,
+                                    build=MelodyRnn)
+    return model.eval(), checkpoint
