@@ -25,7 +25,7 @@ import numpy as np
 from dlwa import checkpoints
 from dlwa.melody_rnn.encoding import NO_EVENT, NOTE_OFF, Encoding
 from dlwa.melody_rnn.inference import Stepper, StepState
-from dlwa.melody_rnn.model import KIND, MelodyRnn, MelodyRnnConfig
+from dlwa.melody_rnn.model import KIND, MelodyRnn, MelodyRnnConfig, load_model
 
 DEFAULT_QPM = 120.0
 STEPS_PER_BAR = 16
@@ -341,10 +341,7 @@ def load_generator(name_or_path: str | Path, *, base_dir: Path | None = None) ->
     ``basic_rnn``, ``lookback_rnn``, ``attention_rnn`` too) or path."""
     name_or_path = ALIASES.get(str(name_or_path), name_or_path)
     path = checkpoints.find_checkpoint(name_or_path, base_dir=base_dir, kind=KIND)
-    checkpoint = checkpoints.load_checkpoint(path, expected_kind=KIND)
-    model = MelodyRnn(MelodyRnnConfig.from_dict(checkpoint.config))
-    checkpoints.check_keys(checkpoint.state_dict, model.state_dict().keys(), where=str(path))
-    model.load_state_dict(checkpoint.state_dict)
+    model, checkpoint = load_model(path)  # config and weights checked: one-line errors
     return Generator(model, checkpoint.name)
 
 
