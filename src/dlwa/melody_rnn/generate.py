@@ -360,6 +360,8 @@ def read_midi_notes(path: Path) -> tuple[list[Note], float | None]:
     qpm = sequence.tempos[0].qpm if sequence.tempos else None
     notes = [Note(n.start_time, n.end_time, n.pitch, n.velocity)
              for n in sequence.notes if not n.is_drum]
+    if sequence.notes and not notes:
+        raise ValueError(f"{path} holds only drum notes (MIDI channel 10): give a melody")
     return notes, qpm
 
 
@@ -386,6 +388,8 @@ def generate_midi(generator: Generator, *, primer: Path | None, bars: float, qpm
 
     The output file holds the primer followed by the answer.
     """
+    if qpm is not None and not (math.isfinite(qpm) and 20 <= qpm <= 400):
+        raise ValueError(f"qpm must be 20..400 (or left out for the primer's tempo): got {qpm:g}")
     notes, primer_qpm = read_midi_notes(primer) if primer is not None else ([], None)
     tempo = qpm or primer_qpm or DEFAULT_QPM
     n_steps = round(bars * STEPS_PER_BAR)
