@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -157,3 +158,196 @@ def test_default_folder_is_the_project_checkpoints(monkeypatch):
     monkeypatch.delenv(ck.ENV_CHECKPOINTS, raising=False)
     assert ck.checkpoints_dir() == ck.PROJECT_CHECKPOINTS
     assert ck.PROJECT_CHECKPOINTS.parent.joinpath("pyproject.toml").is_file()
+
+
+# ----- atomic saving
+
+
+def tree_bytes(root):
+    """Every file under ``root`` (relative path → bytes): a byte-exact snapshot."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture
+def trained(tmp_path):
+    """A checkpoint with extras, beside the files a training run and the user keep there."""
+    path = ck.save_checkpoint(tmp_path / "models" / "m", "toy", {"hidden": 3}, small_state(),
+                              extras={"stats.json": {"a": 1}, "old.bin": b"old extra"})
+    (path / "train_log.jsonl").write_text('{"step": 1}\n')
+    (path / "features").mkdir()
+    (path / "features" / "take1.npz").write_bytes(b"cached features")
+    (path / "my notes.txt").write_text("mine")
+    return path
+
+
+def new_state():
+    return {"layer.weight": torch.ones(2, 3), "layer.bias": torch.ones(2)}
+
+
+@pytest.mark.parametrize(("fail_in", "done_first"), [
+    ("_write_tensors", True), ("_write_extra", True), ("_carry_over", True),
+    ("_exchange", False)])
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt()],
+                         ids=["disk-full", "ctrl-c"])
+def test_interrupted_save_leaves_the_old_checkpoint_byte_identical(
+        trained, monkeypatch, fail_in, done_first, error):
+    before = tree_bytes(trained)
+    real = getattr(ck, fail_in)
+
+    def fail(*args, **kwargs):
+        if done_first:
+            real(*args, **kwargs)  # the file is (partly) written, then the disk fills or Ctrl-C
+        raise error
+
+    monkeypatch.setattr(ck, fail_in, fail)
+    with pytest.raises(type(error)):
+        ck.save_checkpoint(trained, "toy", {"hidden": 4}, new_state(),
+                           extras={"stats.json": {"a": 2}})
+    assert tree_bytes(trained) == before
+    assert sorted(p.name for p in trained.parent.iterdir()) == ["m"]  # no temp dir left
+    assert ck.load_checkpoint(trained).config == {"hidden": 3}
+
+
+def test_interrupt_right_after_the_swap_leaves_the_new_checkpoint_whole(trained, monkeypatch):
+    real = ck._exchange
+
+    def swap_then_interrupt(a, b):
+        if not real(a, b):
+            pytest.skip("this file system has no atomic exchange")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ck, "_exchange", swap_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        ck.save_checkpoint(trained, "toy", {"hidden": 4}, new_state())
+    assert ck.load_checkpoint(trained).config == {"hidden": 4}
+    assert (trained / "my notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in trained.parent.iterdir()) == ["m"]
+
+
+def test_save_swaps_in_the_new_checkpoint_and_keeps_other_files(trained):
+    trained.chmod(0o750)
+    log_inode = (trained / "train_log.jsonl").stat().st_ino
+    ck.save_checkpoint(trained, "toy", {"hidden": 4}, new_state(), extras={"stats.json": {"a": 2}})
+    loaded = ck.load_checkpoint(trained)
+    assert loaded.config == {"hidden": 4} and loaded.extras == ["stats.json"]
+    assert torch.equal(loaded.state_dict["layer.bias"], torch.ones(2))
+    assert loaded.read_extra("stats.json") == {"a": 2}
+    assert not (trained / "old.bin").exists()  # the old checkpoint's own extra went with it
+    assert (trained / "train_log.jsonl").read_text() == '{"step": 1}\n'
+    assert (trained / "train_log.jsonl").stat().st_ino == log_inode  # linked, not copied
+    assert (trained / "features" / "take1.npz").read_bytes() == b"cached features"
+    assert (trained / "my notes.txt").read_text() == "mine"
+    assert trained.stat().st_mode & 0o777 == 0o750
+    assert sorted(p.name for p in trained.parent.iterdir()) == ["m"]
+
+
+def test_save_without_an_atomic_exchange_renames_twice(trained, monkeypatch):
+    monkeypatch.setattr(ck, "_exchange", lambda a, b: False)
+    ck.save_checkpoint(trained, "toy", {"hidden": 5}, new_state())
+    assert ck.load_checkpoint(trained).config == {"hidden": 5}
+    assert (trained / "my notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in trained.parent.iterdir()) == ["m"]
+
+
+def test_save_through_a_symlink_replaces_the_real_directory(trained, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(trained)
+    ck.save_checkpoint(link, "toy", {"hidden": 6}, new_state())
+    assert link.is_symlink() and ck.load_checkpoint(trained).config == {"hidden": 6}
+
+
+def test_staging_dirs_are_not_listed(ckpt_root):
+    ck.save_checkpoint(ckpt_root / "violin", "ddsp", {}, small_state())
+    ck.save_checkpoint(ckpt_root / ".violin.saving-0123abcd", "ddsp", {}, small_state())
+    assert ck.list_checkpoints() == ["violin"]
+
+
+# ----- schemas and weight checks, on a toy model
+
+
+@dataclass
+class ToyConfig:
+    width: int = ck.setting(4, ge=1, le=64)
+    gain: float = ck.setting(1.0, gt=0)
+    mode: str = ck.setting("a", choices=("a", "b"))
+    key: int | None = ck.setting(None, ge=0, le=11)
+    sizes: tuple[int, ...] = ck.setting((2, 2), ge=1, max_items=3)
+    label: str = "toy"
+    added_later: bool = ck.setting(False, required=False)
+
+    def cross_checks(self):
+        if self.width < sum(self.sizes):
+            yield "width", f">= the sum of sizes ({sum(self.sizes)})", self.width
+
+
+GOOD = {"width": 8, "gain": 2, "mode": "b", "key": 3, "sizes": [2, 3], "label": "x"}
+
+
+def test_config_from_dict_converts_and_defaults_optional_fields():
+    config = ck.config_from_dict(ToyConfig, GOOD)
+    assert config == ToyConfig(width=8, gain=2.0, mode="b", key=3, sizes=(2, 3), label="x")
+    assert isinstance(config.gain, float) and config.added_later is False
+    assert ck.config_from_dict(ToyConfig, {**GOOD, "key": None}).key is None
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"width": 0}, "f.json: config.width must be an integer from 1 to 64, got 0"),
+    ({"width": True}, "config.width must be an integer from 1 to 64, got true"),
+    ({"gain": 0}, "config.gain must be a finite number > 0, got 0"),
+    ({"gain": float("inf")}, "config.gain must be a finite number > 0, got Infinity"),
+    ({"mode": "c"}, 'config.mode must be one of "a", "b", got "c"'),
+    ({"key": 12}, "config.key must be an integer from 0 to 11 or null, got 12"),
+    ({"sizes": [1, 1, 1, 1]},
+     "config.sizes must be a list of 1 to 3 items, each an integer >= 1, got a list of 4 items"),
+    ({"sizes": [1, "x"]}, 'config.sizes[1] must be an integer >= 1, got "x"'),
+    ({"label": 3}, "config.label must be a string, got 3"),
+    ({"label": {"a": [[1]]}}, "config.label must be a string, got an object"),
+    ({"width": 4}, "config.width must be >= the sum of sizes (5), got 4"),
+    ({"extra": 1, "more": 2}, "unknown key 'config.extra' (and 1 more); the known keys are"),
+])
+def test_config_from_dict_names_the_field_and_what_it_takes(change, message):
+    with pytest.raises(CheckpointError) as info:
+        ck.config_from_dict(ToyConfig, {**GOOD, **change}, where="f.json")
+    assert message in str(info.value) and "\n" not in str(info.value)
+    without = {k: v for k, v in GOOD.items() if k != "mode"}
+    with pytest.raises(CheckpointError, match=r"^config\.mode is missing: it must be one of"):
+        ck.config_from_dict(ToyConfig, without)
+    with pytest.raises(CheckpointError, match="^stats must be a JSON object, got 3$"):
+        ck.config_from_dict(ToyConfig, 3, prefix="stats")
+
+
+@pytest.mark.parametrize(("state", "message"), [
+    ({"w": np.zeros((3, 2), np.float32)}, "'w' has shape [3, 2], the model expects [2, 3]"),
+    ({"w": np.zeros((2, 3), np.int8)}, "'w' has dtype int8, the model expects float32"),
+    ({"w": np.full((2, 3), np.nan, np.float32)}, "'w' holds NaN (6 of 6 values)"),
+    ({"w": np.full((2, 3), -np.inf, np.float32)}, "'w' holds infinity (6 of 6 values)"),
+    ({"w": np.full((2, 3), 2e6, np.float32)}, "'w' holds values up to 2e+06, beyond the 1e+06"),
+    ({"v": np.zeros((2, 3), np.float32)}, "missing keys: w; unexpected keys: v"),
+])
+def test_check_weights_numpy(state, message):
+    expected = {"w": np.zeros((2, 3), np.float32)}
+    with pytest.raises(CheckpointError) as info:
+        ck.check_weights(state, expected, where="w.safetensors")
+    assert str(info.value).startswith("w.safetensors: ") and message in str(info.value)
+    ck.check_weights(expected, expected)
+    ck.check_weights({"i": np.full(3, 10**9, np.int64)})  # integers: no magnitude limit
+
+
+def test_load_module_checks_before_it_builds(tmp_path):
+    built = []
+
+    def build(config):
+        built.append(torch.device("meta") if torch.empty(0).is_meta else "cpu")
+        return torch.nn.Linear(config.width, 2)
+
+    ck.save_checkpoint(tmp_path / "m", "toy", {**GOOD, "width": 8},
+                       torch.nn.Linear(8, 2).state_dict())
+    module, _ = ck.load_module(tmp_path / "m", kind="toy", config_class=ToyConfig,
+                               build=build)
+    assert module.weight.shape == (2, 8) and not module.weight.is_meta
+    assert built == [torch.device("meta"), "cpu"]  # the checks built it on the meta device
+    ck.save_checkpoint(tmp_path / "m", "toy", {**GOOD, "width": 64},
+                       torch.nn.Linear(8, 2).state_dict())
+    with pytest.raises(CheckpointError, match=r"has shape \[2, 8\], the model expects \[2, 64\]"):
+        ck.load_module(tmp_path / "m", kind="toy", config_class=ToyConfig, build=build)

@@ -453,7 +453,8 @@ def check_weights(
             problems.append(f"tensor '{name}' {bad}: the file is corrupt; train or import "
                             "the model again")
     if problems:
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        n_more = len(problems) - 1
+        more = f" (and {n_more} more problem{'s' if n_more > 1 else ''})" if n_more else ""
         raise CheckpointError(f"{head}{problems[0]}{more}")
 
 
@@ -737,12 +738,15 @@ def find_checkpoint(
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         size = path.stat().st_size
-        if size > MAX_JSON_BYTES:
-            raise CheckpointError(f"{path} is {size} bytes, more than the {MAX_JSON_BYTES} a "
-                                  "dlwa JSON file may have: it is not a dlwa checkpoint file")
-        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path} is missing: is this a dlwa checkpoint?") from exc
+    except OSError as exc:
+        raise CheckpointError(f"{path} cannot be read: {exc}") from exc
+    if size > MAX_JSON_BYTES:
+        raise CheckpointError(f"{path} is {size} bytes, more than the {MAX_JSON_BYTES} a dlwa "
+                              "JSON file may have: it is not a dlwa checkpoint file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
     except RecursionError as exc:
         raise CheckpointError(f"{path} is nested too deeply to be a dlwa checkpoint "
                               "file") from exc
@@ -795,8 +799,8 @@ def _read_meta(path: Path) -> dict[str, Any]:
 def _check_kind(meta: Mapping[str, Any], expected_kind: str | None, path: Path) -> None:
     if expected_kind is not None and meta["kind"] != expected_kind:
         raise CheckpointError(
-            f"{path} is a '{meta['kind']}' checkpoint, not '{expected_kind}': "
-            f"choose a {expected_kind} checkpoint"
+            f"{path / CONFIG_FILE}: kind is '{meta['kind']}': this is a '{meta['kind']}' "
+            f"checkpoint, not '{expected_kind}': choose a {expected_kind} checkpoint"
         )
 
 
