@@ -194,7 +194,7 @@ def save_checkpoint(
         if target.is_dir():
             shutil.copymode(target, staging)
             _carry_over(target, staging, keep_out={*RESERVED_FILES, *extras})
-        _sync_tree(staging)
+        _sync(staging, [WEIGHTS_FILE, *extras, CONFIG_FILE])
         _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -228,13 +228,11 @@ def _link_or_copy(source: str | Path, destination: str | Path) -> None:
         shutil.copy2(source, destination)
 
 
-def _sync_tree(directory: Path) -> None:
-    """fsync the files written into ``directory`` and the directory itself."""
-    for entry in directory.iterdir():
-        if entry.is_file() and not entry.is_symlink() and entry.name.endswith(
-                (".json", ".safetensors")):
-            with open(entry, "rb") as f:
-                os.fsync(f.fileno())
+def _sync(directory: Path, names: Iterable[str]) -> None:
+    """fsync the files ``names`` written into ``directory``, then the directory itself."""
+    for name in names:
+        with open(directory / name, "rb") as f:
+            os.fsync(f.fileno())
     _sync_dir(directory)
 
 
@@ -390,11 +388,18 @@ def load_module(
 
 
 def module_weights(build: Callable[[], Any]) -> dict[str, Any]:
-    """The state dict of the module ``build()`` makes, on torch's meta device (no memory)."""
+    """The state dict of the module ``build()`` makes, on torch's meta device (no memory).
+
+    A constructor that needs real data (e.g. calls ``.item()``) is built on the CPU instead.
+    """
     import torch
 
-    with torch.device("meta"):
-        return dict(build().state_dict())
+    try:
+        with torch.device("meta"):
+            module = build()
+    except (NotImplementedError, RuntimeError):
+        module = build()
+    return dict(module.state_dict())
 
 
 def read_config(directory: str | Path) -> dict[str, Any]:
