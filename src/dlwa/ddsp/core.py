@@ -95,6 +95,8 @@ def harmonic_synthesis(
     sample_rate: int,
     initial_phase: torch.Tensor | None = None,
     phase_accumulation: PhaseAccumulation = "float64",
+    start: int = 0,
+    stop: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Additive synthesis of integer harmonics with phase-continuous oscillators.
 
@@ -122,21 +124,28 @@ def harmonic_synthesis(
             error grows with length) or in 1000-sample chunks wrapped to 2π
             (``"ddsp_angular_cumsum"``); partials are masked per sample. These hold
             [batch, n_samples, n_harmonics] at once and take no ``initial_phase``.
+        start: first sample to render of the ``n_samples`` the frames span; the phase
+            sum starts here (at ``initial_phase``), so a block of a long signal can be
+            rendered from its own frames plus a frame or two of context either side.
+        stop: end (exclusive) of the samples to render; None is ``n_samples``.
 
     Returns:
-        ``(audio [batch, n_samples], final_phase [batch])``: pass ``final_phase`` as the
-        next chunk's ``initial_phase`` for seamless streaming.
+        ``(audio [batch, stop − start], final_phase [batch])``: pass ``final_phase``
+        (float64 cycles) as the next chunk's ``initial_phase`` for seamless streaming.
 
     Raises:
-        ValueError: an unknown ``phase_accumulation``, or ``initial_phase`` with a ddsp mode.
+        ValueError: an unknown ``phase_accumulation``, or ``initial_phase``, ``start`` or
+            ``stop`` with a ddsp mode.
     """
+    stop = n_samples if stop is None else stop
     if phase_accumulation != "float64":
         if phase_accumulation not in PHASE_ACCUMULATIONS:
             raise ValueError(f"phase_accumulation must be one of {PHASE_ACCUMULATIONS}, "
                              f"not {phase_accumulation!r}")
-        if initial_phase is not None:
-            raise ValueError(f"phase_accumulation={phase_accumulation!r} takes no initial_phase "
-                             "(ddsp's harmonic synthesis always starts at phase 0)")
+        if initial_phase is not None or (start, stop) != (0, n_samples):
+            raise ValueError(f"phase_accumulation={phase_accumulation!r} takes no initial_phase, "
+                             "start or stop (ddsp's harmonic synthesis renders the whole "
+                             "signal from phase 0)")
         return _ddsp_harmonic_synthesis(
             f0_hz, amplitudes, harmonic_distribution, n_samples=n_samples,
             sample_rate=sample_rate, angular=phase_accumulation == "ddsp_angular_cumsum")
@@ -147,7 +156,7 @@ def harmonic_synthesis(
     f0_max = F.max_pool1d(f0_hz.transpose(1, 2), 3, stride=1, padding=1).transpose(1, 2)
     weights = remove_above_nyquist(f0_max * k, amplitudes * harmonic_distribution,
                                    sample_rate=sample_rate)
-    f0 = _upsample_channels_first(f0_hz, n_samples=n_samples)[:, 0]
+    f0 = _upsample_channels_first(f0_hz, n_samples=n_samples, start=start, stop=stop)[:, 0]
     phase = torch.cumsum(f0.to(_PHASE_DTYPE) / sample_rate, dim=-1)
     if initial_phase is not None:
         phase = phase + initial_phase.to(_PHASE_DTYPE).view(batch, 1)
@@ -155,12 +164,15 @@ def harmonic_synthesis(
     # Wrapped to [0, 1) cycles, float32 is exact enough for k · phase (k ≤ a few hundred).
     angle = (2 * math.pi) * torch.remainder(phase, 1.0).to(weights.dtype)
     chunks = []
-    for start in range(0, n_samples, SYNTH_CHUNK):
-        stop = min(n_samples, start + SYNTH_CHUNK)
-        amp = _upsample_channels_first(weights, n_samples=n_samples, smooth=True, start=start,
-                                       stop=stop)
-        chunks.append((torch.sin(angle[:, None, start:stop] * k[:, None]) * amp).sum(1))
-    return torch.cat(chunks, dim=-1), final_phase.to(f0.dtype)
+    for first in range(start, stop, SYNTH_CHUNK):
+        last = min(stop, first + SYNTH_CHUNK)
+        amp = _upsample_channels_first(weights, n_samples=n_samples, smooth=True, start=first,
+                                       stop=last)
+        sines = torch.sin(angle[:, None, first - start:last - start] * k[:, None])
+        chunks.append((sines * amp).sum(1))
+    # The final phase stays float64: rounded to float32 at every block boundary, the
+    # phase of a long signal rendered in blocks would drift.
+    return torch.cat(chunks, dim=-1), final_phase
 
 
 def _sequential_cumsum(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -242,12 +254,17 @@ def frequency_impulse_response(magnitudes: torch.Tensor, *, window_size: int = 0
     """
     ir = torch.fft.irfft(magnitudes.to(torch.complex64), dim=-1).to(magnitudes.dtype)
     ir_size = ir.shape[-1]
-    if window_size <= 0 or window_size > ir_size:
-        window_size = ir_size
+    window_size = impulse_response_size(magnitudes.shape[-1], window_size=window_size)
     half = window_size // 2
     # Zero-phase IR: taps -half … window_size-half-1 around 0, wrapped.
     ir = torch.cat([ir[..., ir_size - half:], ir[..., :window_size - half]], dim=-1)
     return ir * hann_window(window_size, device=ir.device, dtype=ir.dtype)
+
+
+def impulse_response_size(n_bands: int, *, window_size: int = 0) -> int:
+    """Taps of :func:`frequency_impulse_response`'s filters for ``n_bands`` magnitudes."""
+    ir_size = 2 * (n_bands - 1)
+    return ir_size if window_size <= 0 or window_size > ir_size else window_size
 
 
 def fft_convolve(
@@ -298,6 +315,34 @@ def fft_convolve(
                  stride=(1, hop)).view(batch, total)
     out = out[:, delay_compensation:delay_compensation + n_samples]
     return F.pad(out, (0, n_samples - out.shape[-1]))
+
+
+def fft_convolve_block(
+    audio: torch.Tensor, impulse_response: torch.Tensor, *, tail: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One block of a long signal convolved with one fixed response (overlap-add).
+
+    Feeding consecutive blocks with the ``tail`` of the previous call gives, block by
+    block, ``fft_convolve(whole, impulse_response)`` (up to FFT rounding), holding only
+    one block and ``ir_size − 1`` samples of tail.
+
+    Args:
+        audio: [batch, n_samples], one block.
+        impulse_response: [batch, ir_size] or [1, ir_size].
+        tail: [batch, ir_size − 1], what earlier blocks ring into this one; None at the
+            start.
+
+    Returns:
+        ``(out [batch, n_samples], tail [batch, ir_size − 1])``.
+    """
+    n_samples = audio.shape[-1]
+    ir_size = impulse_response.shape[-1]
+    n_fft = 1 << (n_samples + ir_size - 2).bit_length()
+    spectrum = torch.fft.rfft(audio, n_fft) * torch.fft.rfft(impulse_response, n_fft)
+    full = torch.fft.irfft(spectrum, n_fft)[:, :n_samples + ir_size - 1]
+    if tail is not None:
+        full[:, :ir_size - 1] += tail
+    return full[:, :n_samples], full[:, n_samples:]
 
 
 def filtered_noise(

@@ -69,12 +69,18 @@ class Harmonic(nn.Module):
         *,
         n_samples: int,
         initial_phase: torch.Tensor | None = None,
+        start: int = 0,
+        stop: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Audio [batch, n_samples] and the final phase [batch] (see core.harmonic_synthesis)."""
+        """Audio [batch, stop − start] and the final phase [batch].
+
+        ``start`` and ``stop`` (default: all ``n_samples``) select the samples to render,
+        for blocks of a long signal (see :func:`dlwa.ddsp.core.harmonic_synthesis`).
+        """
         return core.harmonic_synthesis(
             f0_hz, amplitudes, harmonic_distribution, n_samples=n_samples,
             sample_rate=self.sample_rate, initial_phase=initial_phase,
-            phase_accumulation=self.phase_accumulation,
+            phase_accumulation=self.phase_accumulation, start=start, stop=stop,
         )
 
 
@@ -105,6 +111,10 @@ class FilteredNoise(nn.Module):
                                    window_size=self.window_size, generator=generator,
                                    noise=noise)
 
+    def filter_size(self, n_bands: int) -> int:
+        """Taps of the filters for ``n_bands`` magnitudes: how far a noise sample reaches."""
+        return core.impulse_response_size(n_bands, window_size=self.window_size)
+
 
 class Reverb(nn.Module):
     """Trainable reverb: one learned impulse response, applied by FFT convolution.
@@ -129,6 +139,21 @@ class Reverb(nn.Module):
     def get_signal(self, audio: torch.Tensor, impulse_response: torch.Tensor) -> torch.Tensor:
         """Dry + wet, [batch, n_samples]."""
         return audio + core.fft_convolve(audio, impulse_response)
+
+    def get_signal_block(
+        self, audio: torch.Tensor, impulse_response: torch.Tensor, *,
+        tail: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dry + wet for one block of a long signal, and the reverb tail for the next.
+
+        Consecutive blocks, each given the previous call's ``tail`` (None first), equal
+        :meth:`get_signal` on the whole signal (see :func:`dlwa.ddsp.core.fft_convolve_block`).
+
+        Returns:
+            ``(audio [batch, n_samples], tail [batch, reverb_length − 1])``.
+        """
+        wet, tail = core.fft_convolve_block(audio, impulse_response, tail=tail)
+        return audio + wet, tail
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         return self.get_signal(audio, **self.get_controls())
