@@ -17,6 +17,7 @@ frame ``k`` is centred on sample ``k · hop_length``, as in :func:`dlwa.audio.a_
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
@@ -35,6 +36,12 @@ F0_MIN_HZ = 50.0
 F0_MAX_HZ = 2000.0
 CREPE_SAMPLE_RATE = 16000
 CREPE_FRAME = 1024
+YIN_FRAME_RATE = 100
+CREPE_FRAME_RATES = (50, 100)
+# Real signal either side of each block of FeatureStream, covering every frame's reach:
+# YIN's window (2 / F0_MIN_HZ) plus one YIN hop to interpolate (30 ms), CREPE's 1024
+# samples plus one CREPE hop (52 ms at 16 kHz), loudness's n_fft / 2 (16 ms).
+FEATURE_CONTEXT_S = 0.1
 
 Tracker = Callable[..., tuple[np.ndarray, np.ndarray]]
 
@@ -49,7 +56,7 @@ def _center_frames(audio: torch.Tensor, *, frame_length: int, hop_length: int) -
 def yin(
     audio: np.ndarray, *, sample_rate: int, frame_rate: int = 250,
     f0_min_hz: float = F0_MIN_HZ, f0_max_hz: float = F0_MAX_HZ, threshold: float = 0.25,
-    yin_frame_rate: int = 100, chunk_frames: int = 4096,
+    yin_frame_rate: int = YIN_FRAME_RATE, chunk_frames: int = 4096,
 ) -> tuple[np.ndarray, np.ndarray]:
     """YIN f0 and confidence per frame.
 
@@ -275,3 +282,94 @@ def compute_features(audio: np.ndarray, *, sample_rate: int, frame_rate: int = 2
     loudness_db = a_weighted_loudness(np.asarray(audio, dtype=np.float32),
                                       sample_rate=sample_rate, frame_rate=frame_rate)
     return {"f0_hz": f0_hz, "f0_confidence": confidence, "loudness_db": loudness_db}
+
+
+class FeatureStream:
+    """:func:`compute_features` of a long signal pushed block by block, in bounded memory.
+
+    Frames are computed ``block_frames`` at a time from a segment holding
+    ``FEATURE_CONTEXT_S`` of real signal either side and starting on a common multiple of
+    the hops of the loudness frames, YIN and CREPE, so every frame sees the samples, at
+    the frame offsets, that it sees in one whole-signal call: YIN and loudness frames are
+    the same; CREPE's agree up to the rounding of batched convolutions (and of its
+    resampling, for models not at 16 kHz). Memory: one block plus context.
+
+    Args:
+        sample_rate: Hz of the pushed audio.
+        frame_rate: frames per second.
+        tracker: pitch tracker (see :data:`PITCH_TRACKERS`).
+        block_frames: frames computed at once.
+
+    Raises:
+        AudioError: an unknown tracker, or a bad rate.
+    """
+
+    def __init__(self, *, sample_rate: int, frame_rate: int = 250,
+                 tracker: str = DEFAULT_TRACKER, block_frames: int = 4000) -> None:
+        if tracker not in PITCH_TRACKERS:
+            raise AudioError(f"unknown pitch tracker {tracker!r}; use one of "
+                             f"{sorted(PITCH_TRACKERS)}")
+        self.sample_rate = check_sample_rate(sample_rate)
+        self.frame_rate = frame_rate
+        self.tracker = tracker
+        self.hop_length = hop_length_for(sample_rate=sample_rate, frame_rate=frame_rate)
+        self.block_frames = max(1, int(block_frames))
+        hops = [self.hop_length, max(1, sample_rate // min(YIN_FRAME_RATE, frame_rate))]
+        hops += [sample_rate // rate for rate in CREPE_FRAME_RATES if sample_rate % rate == 0]
+        self._align = math.lcm(*hops)
+        self._context = -(-round(FEATURE_CONTEXT_S * sample_rate) // self._align) * self._align
+        self._pending: list[np.ndarray] = []
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start = 0  # index of _buffer[0] in the whole signal
+        self.n_samples = 0
+        self._n_done = 0
+        self._parts: dict[str, list[np.ndarray]] = {}
+
+    def push(self, audio: np.ndarray) -> None:
+        """Append [n_samples] audio; computes the frames that have their context."""
+        if np.size(audio) == 0:
+            return
+        check_audio(audio, ndim=1)
+        self._pending.append(np.asarray(audio, dtype=np.float32))
+        self.n_samples += len(audio)
+        if self._ready_frames() - self._n_done >= self.block_frames:
+            self._run(final=False)
+
+    def finish(self) -> dict[str, np.ndarray]:
+        """The features of everything pushed: [n_samples // hop_length + 1] float32 each.
+
+        Raises:
+            AudioError: nothing was pushed.
+        """
+        if self.n_samples == 0:
+            raise AudioError("no audio was pushed: push at least 1 sample")
+        self._run(final=True)
+        return {name: np.concatenate(parts) for name, parts in self._parts.items()}
+
+    def _ready_frames(self) -> int:
+        """Frames whose context has arrived (all of them once the signal has ended)."""
+        return max(0, (self.n_samples - self._context) // self.hop_length + 1)
+
+    def _segment_start(self, frame: int) -> int:
+        return max(0, (frame * self.hop_length - self._context) // self._align * self._align)
+
+    def _run(self, *, final: bool) -> None:
+        self._buffer = np.concatenate([self._buffer, *self._pending])
+        self._pending = []
+        n_end = self.n_samples // self.hop_length + 1 if final else self._ready_frames()
+        while self._n_done < n_end:
+            stop = min(n_end, self._n_done + self.block_frames)
+            start_sample = self._segment_start(self._n_done)
+            stop_sample = min(self.n_samples, (stop - 1) * self.hop_length + self._context)
+            segment = self._buffer[start_sample - self._buffer_start:
+                                   stop_sample - self._buffer_start]
+            features = compute_features(segment, sample_rate=self.sample_rate,
+                                        frame_rate=self.frame_rate, tracker=self.tracker)
+            offset = start_sample // self.hop_length
+            for name, values in features.items():
+                self._parts.setdefault(name, []).append(
+                    values[self._n_done - offset:stop - offset])
+            self._n_done = stop
+        keep = self._segment_start(self._n_done)
+        self._buffer = self._buffer[keep - self._buffer_start:].copy()
+        self._buffer_start = keep
