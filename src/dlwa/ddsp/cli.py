@@ -61,6 +61,8 @@ def _add_transfer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--peak", type=float, default=0.9, help="output peak; 0 keeps the level")
     parser.add_argument("--int8", action="store_true",
                         help="int8 decoder (about 3x faster decoder, near-identical sound)")
+    parser.add_argument("--block-seconds", type=float, default=10.0,
+                        help="audio processed at once: memory, not the result")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -77,20 +79,32 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _transfer(args: argparse.Namespace) -> int:
-    from dlwa.audio.io import load_audio, save_audio
+    import sys
+
     from dlwa.ddsp.model import load_model
-    from dlwa.ddsp.transfer import TransferParams, transfer
+    from dlwa.ddsp.transfer import TransferParams, transfer_file
 
     model = load_model(args.model, quantize=args.int8)
-    audio, sample_rate = load_audio(args.input)
     params = TransferParams(
         f0_octave_shift=args.f0_octave_shift, f0_confidence_threshold=args.f0_confidence_threshold,
         loudness_db_shift=args.loudness_db_shift, adjust=not args.no_adjust, quiet=args.quiet,
         autotune=args.autotune, tracker=args.tracker)
-    out, rate = transfer(audio, sample_rate=sample_rate, model=model, params=params,
-                         out_sample_rate=args.sample_rate, peak=args.peak or None)
-    save_audio(args.output, out, sample_rate=rate)
-    print(f"wrote {args.output} ({len(out) / rate:.2f} s at {rate} Hz, model {model.name})")
+    shown = [-1]
+
+    def progress(fraction: float) -> None:  # a bar on a terminal, a line per 10 % otherwise
+        percent = int(100 * fraction)
+        if sys.stderr.isatty() and percent != shown[0]:
+            bar = "#" * (percent // 4)
+            print(f"\rtransfer {bar:<25} {percent:3d} %", end="\n" if percent == 100 else "",
+                  file=sys.stderr, flush=True)
+        elif not sys.stderr.isatty() and percent // 10 != shown[0] // 10:
+            print(f"transfer {percent} %", file=sys.stderr, flush=True)
+        shown[0] = percent
+
+    n_samples, rate = transfer_file(args.input, args.output, model=model, params=params,
+                                    out_sample_rate=args.sample_rate, peak=args.peak or None,
+                                    progress=progress, block_duration_s=args.block_seconds)
+    print(f"wrote {args.output} ({n_samples / rate:.2f} s at {rate} Hz, model {model.name})")
     return 0
 
 

@@ -13,29 +13,47 @@ The course's controls (``02_ddsp/handlers/timbre_transfer.py``), in its order:
    110); frames with confidence below ``f0_confidence_threshold`` become unvoiced (silent
    harmonics, noise only).
 4. Decoder and synthesis; output at the model's rate or resampled to ``out_sample_rate``.
+
+Any length in bounded memory: step 1 reads the input in blocks and computes the features
+of each block with enough context that they equal the whole-signal features
+(:class:`dlwa.ddsp.features.FeatureStream`); step 2 needs the global statistics and runs
+on the feature arrays (an hour is 900,000 frames, a few MB); step 4 synthesises block by
+block with the state carried across blocks (:func:`synthesize_blocks`), resampling as a
+stream, and hands each block on: :func:`transfer_file` writes it to the output file (the
+peak is normalised by a last pass over a float32 scratch file), :func:`transfer` collects
+it. Both run the same code, so they agree sample for sample.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soxr
 import torch
 
 from dlwa.audio.conversions import hz_to_midi, midi_to_hz
-from dlwa.audio.resample import resample
+from dlwa.audio.io import AudioWriter, audio_info, read_audio_blocks
+from dlwa.audio.resample import resample, resampled_length
 from dlwa.audio.signals import normalize_peak
 from dlwa.audio.validate import AudioError, check_audio, check_sample_rate
-from dlwa.ddsp.features import compute_f0, compute_features
-from dlwa.ddsp.model import LoadedModel
+from dlwa.ddsp.features import FeatureStream, compute_f0, compute_features
+from dlwa.ddsp.model import DDSPModel, LoadedModel
 
 MAX_PITCH_MIDI = 110.0
 NOTE_MIN_DB = -120.0
 NOTE_CONFIDENCE = 0.7
 NOTE_SMOOTHING_FRAMES = 40
 SILENCE_PEAK = 1e-5
+# Seconds of audio processed at once; any value gives the same result (up to rounding).
+DEFAULT_BLOCK_S = 10.0
+# Samples per read of the float32 scratch file when normalising the peak of a file.
+SCRATCH_BLOCK = 1 << 20
 
 
 class TransferError(ValueError):
@@ -89,8 +107,13 @@ def transfer(
     audio: np.ndarray, *, sample_rate: int, model: LoadedModel,
     params: TransferParams | None = None, out_sample_rate: int | None = None,
     peak: float | None = None, progress: Callable[[float], None] | None = None,
+    block_duration_s: float = DEFAULT_BLOCK_S,
 ) -> tuple[np.ndarray, int]:
     """Transfer ``audio`` to the model's timbre.
+
+    Runs the same two passes in blocks as :func:`transfer_file` (see the module
+    docstring), so the two agree sample for sample; only the input and the output are
+    held whole.
 
     Args:
         audio: [n_samples] or [n_channels, n_samples] float (channels are averaged).
@@ -99,7 +122,9 @@ def transfer(
         params: controls; defaults when None.
         out_sample_rate: resample the output to this rate; None keeps the model's.
         peak: normalise the output to this peak; None leaves the level as synthesised.
-        progress: called with 0…1 as stages finish.
+        progress: called with 0…1 as the work advances.
+        block_duration_s: seconds of audio processed at once (memory; any value gives
+            the same result up to rounding).
 
     Returns:
         ``(audio [n_out] float32, out_sample_rate)``; the duration equals the input's.
@@ -113,45 +138,334 @@ def transfer(
     sample_rate = check_sample_rate(sample_rate)
     mono = np.asarray(audio, dtype=np.float32)
     mono = mono.mean(axis=0) if mono.ndim == 2 else mono
-    if mono.size == 0:
-        raise AudioError("audio is empty: record or load some sound first")
     if float(np.abs(mono).max()) < SILENCE_PEAK:
         raise TransferError("audio is silent (peak below -100 dBFS): nothing to transfer")
-    report = progress or (lambda _: None)
-    config = model.model.config
-    x = mono if sample_rate == config.sample_rate else resample(
-        mono, orig_sample_rate=sample_rate, sample_rate=config.sample_rate)
-    n_samples = x.shape[-1]
-    n_frames = -(-n_samples // config.hop_length)
-    x = np.pad(x, (0, n_frames * config.hop_length - n_samples))
-    features = compute_features(x, sample_rate=config.sample_rate,
-                                frame_rate=config.frame_rate,
-                                tracker=params.tracker or model.tracker)
-    features = {name: value[:n_frames] for name, value in features.items()}
-    report(0.3)
-    f0_hz, loudness_db = adjust_features(features, params, model.statistics)
-    report(0.4)
-    out = synthesize(model, f0_hz, loudness_db)[:n_samples]
-    report(0.9)
-    rate = config.sample_rate
-    if out_sample_rate is not None and out_sample_rate != rate:
-        out = resample(out, orig_sample_rate=rate, sample_rate=check_sample_rate(
-            out_sample_rate, name="out_sample_rate"))
-        rate = out_sample_rate
+    report = _Progress(progress)
+    block_size = _block_size(block_duration_s, sample_rate)
+    pieces: list[np.ndarray] = []
+    rate = _transfer_blocks(
+        (mono[i:i + block_size] for i in range(0, len(mono), block_size)),
+        n_input=len(mono), sample_rate=sample_rate, model=model, params=params,
+        out_sample_rate=out_sample_rate, block_duration_s=block_duration_s,
+        write=pieces.append, report=report)
+    out = np.concatenate(pieces)
     if peak is not None and np.abs(out).max() > 0:
         out = normalize_peak(out, peak=peak)
     report(1.0)
     return out.astype(np.float32), rate
 
 
+def transfer_file(
+    input_path: str | os.PathLike[str], output_path: str | os.PathLike[str], *,
+    model: LoadedModel, params: TransferParams | None = None,
+    out_sample_rate: int | None = None, peak: float | None = None,
+    progress: Callable[[float], None] | None = None,
+    block_duration_s: float = DEFAULT_BLOCK_S, subtype: str = "PCM_16",
+) -> tuple[int, int]:
+    """Transfer a sound file of any length into another, in bounded memory.
+
+    Pass 1 reads ``input_path`` block by block for the features, pass 2 writes each
+    block of synthesis as it is made; with ``peak`` the blocks go to a float32 scratch
+    file beside the output first, and a last pass writes them scaled to the peak. The
+    output is written under a temporary name and renamed when complete (so it may be the
+    input). It equals ``save_audio(output_path, transfer(load_audio(input_path)...))``.
+
+    Args:
+        input_path: any file libsndfile reads, any rate, mono or multi-channel.
+        output_path: WAV, FLAC or OGG (by extension); its folder must exist.
+        model, params, out_sample_rate, peak, progress, block_duration_s: as for
+            :func:`transfer`.
+        subtype: as for :func:`dlwa.audio.io.save_audio`.
+
+    Returns:
+        ``(n_samples, sample_rate)`` of the written file. On an error ``output_path`` is
+        left as it was.
+
+    Raises:
+        FileNotFoundError: no input file, or no output folder.
+        AudioError: an unreadable input, a bad output name, rate or control.
+        TransferError: the input is silent.
+    """
+    params = (params or TransferParams()).checked()
+    info = audio_info(input_path)
+    rate = _output_rate(model, out_sample_rate)
+    report = _Progress(progress)
+    blocks = read_audio_blocks(input_path, block_size=_block_size(block_duration_s,
+                                                                  info.sample_rate))
+    options = {"n_input": info.n_samples, "sample_rate": info.sample_rate, "model": model,
+               "params": params, "out_sample_rate": out_sample_rate,
+               "block_duration_s": block_duration_s, "report": report}
+    output_path = Path(output_path)
+    partial = output_path.with_name(f".{output_path.name}.{os.getpid()}.partial"
+                                    f"{output_path.suffix}")
+    writer = AudioWriter(partial, sample_rate=rate, subtype=subtype)
+    try:
+        if peak is None:
+            _transfer_blocks(blocks, write=writer.write, **options)
+        else:
+            with tempfile.TemporaryFile(dir=writer.path.parent) as scratch:
+                top = _Peak(scratch.write)
+                _transfer_blocks(blocks, write=top, **options)
+                scratch.seek(0)
+                gain = peak / top.peak if top.peak > 0 else 1.0
+                n_bytes = 4 * min(_block_size(block_duration_s, rate), SCRATCH_BLOCK)
+                while chunk := scratch.read(n_bytes):
+                    writer.write(np.frombuffer(chunk, dtype=np.float32) * gain)
+                    report(0.9 + 0.1 * scratch.tell() / (4 * top.n_samples))
+        writer.close()
+        os.replace(partial, output_path)
+    except BaseException:
+        writer.close()
+        partial.unlink(missing_ok=True)
+        raise
+    report(1.0)
+    return writer.n_samples, rate
+
+
+def _transfer_blocks(
+    blocks: Iterable[np.ndarray], *, n_input: int, sample_rate: int, model: LoadedModel,
+    params: TransferParams, out_sample_rate: int | None, block_duration_s: float,
+    write: Callable[[np.ndarray], object], report: _Progress,
+) -> int:
+    """The two passes: features of ``blocks`` (mono, at ``sample_rate``), auto adjust,
+    synthesis written block by block through ``write``; returns the output rate.
+    Progress goes 0 → 0.3 (features), 0.4 (adjust), 0.9 (synthesis).
+    """
+    config = model.model.config
+    rate = _output_rate(model, out_sample_rate)
+    block_frames = max(1, round(block_duration_s * config.frame_rate))
+    features, n_samples = _features_pass(blocks, n_input=n_input, sample_rate=sample_rate,
+                                         model=model, tracker=params.tracker or model.tracker,
+                                         block_frames=block_frames, report=report)
+    f0_hz, loudness_db = adjust_features(features, params, model.statistics)
+    report(0.4)
+    resampler = _Resampler(orig_sample_rate=config.sample_rate, sample_rate=rate)
+    done = 0
+    for audio in synthesize_blocks(model, f0_hz, loudness_db, block_frames=block_frames):
+        audio = audio[:n_samples - done]
+        done += len(audio)
+        write(resampler(audio))
+        report(0.4 + 0.5 * done / n_samples)
+    write(resampler(np.zeros(0, dtype=np.float32), last=True))
+    return rate
+
+
+def _features_pass(
+    blocks: Iterable[np.ndarray], *, n_input: int, sample_rate: int, model: LoadedModel,
+    tracker: str, block_frames: int, report: _Progress,
+) -> tuple[dict[str, np.ndarray], int]:
+    """Pass 1: ``(features [n_frames] each, n_samples at the model's rate)``.
+
+    As the whole-signal computation: resampled to the model's rate, zero-padded to whole
+    frames, ``ceil(n_samples / hop_length)`` frames.
+
+    Raises:
+        AudioError: no samples.
+        TransferError: the input is silent.
+    """
+    config = model.model.config
+    stream = FeatureStream(sample_rate=config.sample_rate, frame_rate=config.frame_rate,
+                           tracker=tracker, block_frames=block_frames)
+    resampler = _Resampler(orig_sample_rate=sample_rate, sample_rate=config.sample_rate)
+    n_read, top = 0, 0.0
+    for block in blocks:
+        n_read += len(block)
+        top = max(top, float(np.abs(block).max(initial=0.0)))
+        stream.push(resampler(block))
+        report(0.3 * min(1.0, n_read / max(n_input, 1)))
+    stream.push(resampler(np.zeros(0, dtype=np.float32), last=True))
+    if n_read == 0:
+        raise AudioError("audio is empty: record or load some sound first")
+    if top < SILENCE_PEAK:
+        raise TransferError("audio is silent (peak below -100 dBFS): nothing to transfer")
+    n_samples = stream.n_samples
+    n_frames = -(-n_samples // config.hop_length)
+    stream.push(np.zeros(n_frames * config.hop_length - n_samples, dtype=np.float32))
+    features = {name: value[:n_frames] for name, value in stream.finish().items()}
+    return features, n_samples
+
+
 def synthesize(model: LoadedModel, f0_hz: np.ndarray, loudness_db: np.ndarray) -> np.ndarray:
-    """Decoder and synths: [n_frames] f0 (Hz) and loudness (dB) → audio [n_frames · hop]."""
+    """Decoder and synths: [n_frames] f0 (Hz) and loudness (dB) → audio [n_frames · hop].
+
+    The whole signal at once (the model's ``forward``); :func:`synthesize_blocks` gives
+    the same in bounded memory.
+    """
     with torch.inference_mode():
         generator = torch.Generator().manual_seed(0)
         audio = model.model(torch.from_numpy(f0_hz.astype(np.float32))[None],
                             torch.from_numpy(loudness_db.astype(np.float32))[None],
                             generator=generator)
     return audio[0].numpy()
+
+
+def synthesize_blocks(
+    model: LoadedModel, f0_hz: np.ndarray, loudness_db: np.ndarray, *, block_frames: int,
+) -> Iterator[np.ndarray]:
+    """:func:`synthesize` block by block, in memory bounded by the block size.
+
+    The decoder runs a few frames ahead of the synths, carrying the GRU state; the
+    oscillators carry their phase; the noise comes from one generator, drawn in the same
+    order; each block renders its frames with a few frames of context either side (for
+    interpolation and the noise filters' reach) and the reverb tail is overlap-added into
+    the next block. The blocks, concatenated, equal :func:`synthesize` up to float
+    rounding; with the int8 decoder, which quantizes each block's activations with their
+    own scale, nearly. Models set to ddsp's float32 phase accumulation render in one block.
+
+    Args:
+        model: the loaded model.
+        f0_hz: [n_frames] Hz.
+        loudness_db: [n_frames] dB.
+        block_frames: frames per block.
+
+    Yields:
+        audio [block_frames · hop_length] float32 (the last block shorter).
+    """
+    net = model.model
+    n_frames = len(f0_hz)
+    if net.harmonic.phase_accumulation != "float64":
+        block_frames = n_frames
+    hop = net.config.hop_length
+    reach = 2 + -(-net.noise.filter_size(net.config.n_noise_bands) // hop)
+    window = _ControlWindow(net, f0_hz, loudness_db, block_frames=block_frames)
+    phase = tail = None
+    for first in range(0, n_frames, block_frames):
+        last = min(n_frames, first + block_frames)
+        start, stop = max(0, first - reach), min(n_frames, last + reach)
+        window.extend(stop)
+        window.drop(start)
+        audio, phase, tail = _render_block(net, *window.get(start, stop), phase=phase,
+                                           tail=tail, first=(first - start) * hop,
+                                           last=(last - start) * hop)
+        yield audio
+
+
+@torch.inference_mode()
+def _render_block(
+    net: DDSPModel, controls: dict[str, torch.Tensor], noise: torch.Tensor, *,
+    phase: torch.Tensor | None, tail: torch.Tensor | None, first: int, last: int,
+) -> tuple[np.ndarray, torch.Tensor, torch.Tensor | None]:
+    """Samples ``first … last`` of the synths over ``controls`` (with context frames)."""
+    n_samples = noise.shape[-1]
+    harmonic, phase = net.harmonic.get_signal(
+        controls["amplitudes"], controls["harmonic_distribution"], controls["f0_hz"],
+        n_samples=n_samples, initial_phase=phase, start=first, stop=last)
+    filtered = net.noise.get_signal(controls["noise_magnitudes"], n_samples=n_samples,
+                                    noise=noise)[:, first:last]
+    audio = harmonic + filtered
+    if net.reverb is not None:
+        audio, tail = net.reverb.get_signal_block(
+            audio, net.reverb.get_controls()["impulse_response"], tail=tail)
+    return audio[0].numpy(), phase, tail
+
+
+class _ControlWindow:
+    """The decoder's controls and the noise for frames ``start … stop`` of a long signal."""
+
+    def __init__(self, net: DDSPModel, f0_hz: np.ndarray, loudness_db: np.ndarray, *,
+                 block_frames: int) -> None:
+        self.net = net
+        self.f0_hz = torch.from_numpy(np.asarray(f0_hz, dtype=np.float32))[None]
+        self.loudness_db = torch.from_numpy(np.asarray(loudness_db, dtype=np.float32))[None]
+        self.block_frames = block_frames
+        self.generator = torch.Generator().manual_seed(0)  # as synthesize()
+        self.state: torch.Tensor | None = None
+        self.start = self.stop = 0
+        self.controls: dict[str, torch.Tensor] = {}
+        self.noise = torch.zeros(1, 0)
+
+    @torch.inference_mode()
+    def extend(self, stop: int) -> None:
+        """Decode on, one block at a time, until frame ``stop``."""
+        hop = self.net.config.hop_length
+        while self.stop < stop:
+            end = min(self.f0_hz.shape[-1], self.stop + self.block_frames)
+            new, self.state = self.net.controls(self.f0_hz[:, self.stop:end],
+                                                self.loudness_db[:, self.stop:end], self.state)
+            self.controls = {name: torch.cat([self.controls[name], value], dim=1)
+                             if self.controls else value for name, value in new.items()}
+            noise = torch.rand(1, (end - self.stop) * hop, generator=self.generator) * 2 - 1
+            self.noise = torch.cat([self.noise, noise], dim=-1)
+            self.stop = end
+
+    def drop(self, start: int) -> None:
+        """Forget the frames before ``start``."""
+        cut = start - self.start
+        self.controls = {name: value[:, cut:] for name, value in self.controls.items()}
+        self.noise = self.noise[:, cut * self.net.config.hop_length:]
+        self.start = start
+
+    def get(self, start: int, stop: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Controls [1, stop − start, ...] and noise [1, (stop − start) · hop_length]."""
+        hop = self.net.config.hop_length
+        a, b = start - self.start, stop - self.start
+        return ({name: value[:, a:b] for name, value in self.controls.items()},
+                self.noise[:, a * hop:b * hop])
+
+
+class _Resampler:
+    """soxr's streaming resampler: chunks in, :func:`resample`'s output out, chunk by chunk.
+
+    soxr's stream gives the very samples of its one-shot call; the ``last`` chunk (which
+    may be empty) flushes it and fits the total to :func:`resampled_length`.
+    """
+
+    def __init__(self, *, orig_sample_rate: int, sample_rate: int) -> None:
+        self._rates = {"orig_sample_rate": orig_sample_rate, "sample_rate": sample_rate}
+        self._stream = None if orig_sample_rate == sample_rate else soxr.ResampleStream(
+            orig_sample_rate, sample_rate, 1, dtype="float32", quality="VHQ")
+        self._n_in = self._n_out = 0
+
+    def __call__(self, audio: np.ndarray, *, last: bool = False) -> np.ndarray:
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        self._n_in += len(audio)
+        out = audio if self._stream is None else self._stream.resample_chunk(audio, last=last)
+        if last:
+            n_left = resampled_length(self._n_in, **self._rates) - self._n_out
+            out = np.pad(out[:n_left], (0, max(0, n_left - len(out))))
+        self._n_out += len(out)
+        return out
+
+
+class _Peak:
+    """Passes float32 blocks on as bytes, keeping their peak and length."""
+
+    def __init__(self, sink: Callable[[bytes], object]) -> None:
+        self.sink = sink
+        self.peak = 0.0
+        self.n_samples = 0
+
+    def __call__(self, audio: np.ndarray) -> None:
+        if audio.size:
+            self.peak = max(self.peak, float(np.abs(audio).max()))
+        self.n_samples += len(audio)
+        self.sink(np.ascontiguousarray(audio, dtype=np.float32).tobytes())
+
+
+class _Progress:
+    """Calls ``progress`` when the fraction has moved by 1 % or more (or reached 1)."""
+
+    def __init__(self, progress: Callable[[float], None] | None) -> None:
+        self.progress = progress
+        self.last = -1.0
+
+    def __call__(self, fraction: float) -> None:
+        if self.progress is not None and (fraction - self.last >= 0.01 or fraction >= 1.0):
+            self.last = fraction
+            self.progress(fraction)
+
+
+def _block_size(block_duration_s: float, sample_rate: int) -> int:
+    if not block_duration_s > 0:
+        raise AudioError(f"block_duration_s must be positive, got {block_duration_s}; e.g. "
+                         f"{DEFAULT_BLOCK_S}")
+    return max(1, round(block_duration_s * sample_rate))
+
+
+def _output_rate(model: LoadedModel, out_sample_rate: int | None) -> int:
+    if out_sample_rate is None:
+        return model.model.config.sample_rate
+    return check_sample_rate(out_sample_rate, name="out_sample_rate")
 
 
 def adjust_features(features: dict[str, np.ndarray], params: TransferParams,
