@@ -11,14 +11,14 @@ from ddsp_helpers import SR, melody
 
 from dlwa.audio.io import AudioWriter, load_audio, read_audio_blocks, save_audio
 from dlwa.ddsp import core
+from dlwa.ddsp import transfer as transfer_module
 from dlwa.ddsp.features import FeatureStream, available_trackers, compute_features
 from dlwa.ddsp.model import load_model
+from dlwa.ddsp.synthesis import synthesize, synthesize_blocks
 from dlwa.ddsp.transfer import (
     TransferError,
     TransferParams,
     adjust_features,
-    synthesize,
-    synthesize_blocks,
     transfer,
     transfer_file,
 )
@@ -87,6 +87,23 @@ def test_convolution_blocks_with_tails_equal_one_convolution(block: int) -> None
         out, tail = core.fft_convolve_block(audio[:, i:i + block], ir, tail=tail)
         pieces.append(out)
     torch.testing.assert_close(torch.cat(pieces, -1), whole)
+
+
+def test_auto_adjust_in_chunks_equals_one_chunk(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    features = compute_features(long_input(), sample_rate=SR)
+    params = TransferParams(autotune=0.6, quiet=30.0, f0_confidence_threshold=0.2)
+    whole = adjust_features(features, params, tiny.statistics)
+    monkeypatch.setattr(transfer_module, "ADJUST_CHUNK", 100)  # 16 chunks, notes across seams
+    chunked = adjust_features(features, params, tiny.statistics)
+    np.testing.assert_array_equal(chunked[0], whole[0])
+    np.testing.assert_array_equal(chunked[1], whole[1])
+
+
+def test_inputs_shorter_than_the_note_smoothing_transfer(tiny) -> None:
+    # 0.1 s is 25 frames, fewer than the 40 the note detection smooths over.
+    audio = melody(0.1)
+    out, _ = transfer(audio, sample_rate=SR, model=tiny, params=TransferParams(autotune=1.0))
+    assert len(out) == len(audio) and np.abs(out).max() > 0
 
 
 @pytest.mark.parametrize("block_frames", [1, 9, 250])

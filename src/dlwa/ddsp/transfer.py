@@ -16,12 +16,13 @@ The course's controls (``02_ddsp/handlers/timbre_transfer.py``), in its order:
 
 Any length in bounded memory: step 1 reads the input in blocks and computes the features
 of each block with enough context that they equal the whole-signal features
-(:class:`dlwa.ddsp.features.FeatureStream`); step 2 needs the global statistics and runs
-on the feature arrays (an hour is 900,000 frames, a few MB); step 4 synthesises block by
-block with the state carried across blocks (:func:`synthesize_blocks`), resampling as a
-stream, and hands each block on: :func:`transfer_file` writes it to the output file (the
-peak is normalised by a last pass over a float32 scratch file), :func:`transfer` collects
-it. Both run the same code, so they agree sample for sample.
+(:class:`dlwa.ddsp.features.FeatureStream`); step 2 measures the global statistics over the
+feature arrays (an hour is 900,000 frames, a few MB), then adjusts them in chunks; step 4
+synthesises block by block with the state carried across blocks
+(:func:`dlwa.ddsp.synthesis.synthesize_blocks`), resampling as a stream, and hands each
+block on: :func:`transfer_file` writes it to the output file (the peak is normalised by a
+last pass over a float32 scratch file), :func:`transfer` collects it. Both run the same
+code, so they agree sample for sample.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from dlwa.audio.resample import resample, resampled_length
 from dlwa.audio.signals import normalize_peak
 from dlwa.audio.validate import AudioError, check_audio, check_sample_rate
 from dlwa.ddsp.features import FeatureStream, compute_f0, compute_features
-from dlwa.ddsp.model import DDSPModel, LoadedModel
+from dlwa.ddsp.model import LoadedModel
+from dlwa.ddsp.synthesis import synthesize_blocks
 
 MAX_PITCH_MIDI = 110.0
 NOTE_MIN_DB = -120.0
@@ -54,6 +56,8 @@ SILENCE_PEAK = 1e-5
 DEFAULT_BLOCK_S = 10.0
 # Samples per read of the float32 scratch file when normalising the peak of a file.
 SCRATCH_BLOCK = 1 << 20
+# Frames auto adjust handles at once, after measuring the whole input.
+ADJUST_CHUNK = 1 << 16
 
 
 class TransferError(ValueError):
@@ -238,6 +242,7 @@ def _transfer_blocks(
                                          model=model, tracker=params.tracker or model.tracker,
                                          block_frames=block_frames, report=report)
     f0_hz, loudness_db = adjust_features(features, params, model.statistics)
+    del features
     report(0.4)
     resampler = _Resampler(orig_sample_rate=config.sample_rate, sample_rate=rate)
     done = 0
@@ -283,124 +288,6 @@ def _features_pass(
     stream.push(np.zeros(n_frames * config.hop_length - n_samples, dtype=np.float32))
     features = {name: value[:n_frames] for name, value in stream.finish().items()}
     return features, n_samples
-
-
-def synthesize(model: LoadedModel, f0_hz: np.ndarray, loudness_db: np.ndarray) -> np.ndarray:
-    """Decoder and synths: [n_frames] f0 (Hz) and loudness (dB) → audio [n_frames · hop].
-
-    The whole signal at once (the model's ``forward``); :func:`synthesize_blocks` gives
-    the same in bounded memory.
-    """
-    with torch.inference_mode():
-        generator = torch.Generator().manual_seed(0)
-        audio = model.model(torch.from_numpy(f0_hz.astype(np.float32))[None],
-                            torch.from_numpy(loudness_db.astype(np.float32))[None],
-                            generator=generator)
-    return audio[0].numpy()
-
-
-def synthesize_blocks(
-    model: LoadedModel, f0_hz: np.ndarray, loudness_db: np.ndarray, *, block_frames: int,
-) -> Iterator[np.ndarray]:
-    """:func:`synthesize` block by block, in memory bounded by the block size.
-
-    The decoder runs a few frames ahead of the synths, carrying the GRU state; the
-    oscillators carry their phase; the noise comes from one generator, drawn in the same
-    order; each block renders its frames with a few frames of context either side (for
-    interpolation and the noise filters' reach) and the reverb tail is overlap-added into
-    the next block. The blocks, concatenated, equal :func:`synthesize` up to float
-    rounding; with the int8 decoder, which quantizes each block's activations with their
-    own scale, nearly. Models set to ddsp's float32 phase accumulation render in one block.
-
-    Args:
-        model: the loaded model.
-        f0_hz: [n_frames] Hz.
-        loudness_db: [n_frames] dB.
-        block_frames: frames per block.
-
-    Yields:
-        audio [block_frames · hop_length] float32 (the last block shorter).
-    """
-    net = model.model
-    n_frames = len(f0_hz)
-    if net.harmonic.phase_accumulation != "float64":
-        block_frames = n_frames
-    hop = net.config.hop_length
-    reach = 2 + -(-net.noise.filter_size(net.config.n_noise_bands) // hop)
-    window = _ControlWindow(net, f0_hz, loudness_db, block_frames=block_frames)
-    phase = tail = None
-    for first in range(0, n_frames, block_frames):
-        last = min(n_frames, first + block_frames)
-        start, stop = max(0, first - reach), min(n_frames, last + reach)
-        window.extend(stop)
-        window.drop(start)
-        audio, phase, tail = _render_block(net, *window.get(start, stop), phase=phase,
-                                           tail=tail, first=(first - start) * hop,
-                                           last=(last - start) * hop)
-        yield audio
-
-
-@torch.inference_mode()
-def _render_block(
-    net: DDSPModel, controls: dict[str, torch.Tensor], noise: torch.Tensor, *,
-    phase: torch.Tensor | None, tail: torch.Tensor | None, first: int, last: int,
-) -> tuple[np.ndarray, torch.Tensor, torch.Tensor | None]:
-    """Samples ``first … last`` of the synths over ``controls`` (with context frames)."""
-    n_samples = noise.shape[-1]
-    harmonic, phase = net.harmonic.get_signal(
-        controls["amplitudes"], controls["harmonic_distribution"], controls["f0_hz"],
-        n_samples=n_samples, initial_phase=phase, start=first, stop=last)
-    filtered = net.noise.get_signal(controls["noise_magnitudes"], n_samples=n_samples,
-                                    noise=noise)[:, first:last]
-    audio = harmonic + filtered
-    if net.reverb is not None:
-        audio, tail = net.reverb.get_signal_block(
-            audio, net.reverb.get_controls()["impulse_response"], tail=tail)
-    return audio[0].numpy(), phase, tail
-
-
-class _ControlWindow:
-    """The decoder's controls and the noise for frames ``start … stop`` of a long signal."""
-
-    def __init__(self, net: DDSPModel, f0_hz: np.ndarray, loudness_db: np.ndarray, *,
-                 block_frames: int) -> None:
-        self.net = net
-        self.f0_hz = torch.from_numpy(np.asarray(f0_hz, dtype=np.float32))[None]
-        self.loudness_db = torch.from_numpy(np.asarray(loudness_db, dtype=np.float32))[None]
-        self.block_frames = block_frames
-        self.generator = torch.Generator().manual_seed(0)  # as synthesize()
-        self.state: torch.Tensor | None = None
-        self.start = self.stop = 0
-        self.controls: dict[str, torch.Tensor] = {}
-        self.noise = torch.zeros(1, 0)
-
-    @torch.inference_mode()
-    def extend(self, stop: int) -> None:
-        """Decode on, one block at a time, until frame ``stop``."""
-        hop = self.net.config.hop_length
-        while self.stop < stop:
-            end = min(self.f0_hz.shape[-1], self.stop + self.block_frames)
-            new, self.state = self.net.controls(self.f0_hz[:, self.stop:end],
-                                                self.loudness_db[:, self.stop:end], self.state)
-            self.controls = {name: torch.cat([self.controls[name], value], dim=1)
-                             if self.controls else value for name, value in new.items()}
-            noise = torch.rand(1, (end - self.stop) * hop, generator=self.generator) * 2 - 1
-            self.noise = torch.cat([self.noise, noise], dim=-1)
-            self.stop = end
-
-    def drop(self, start: int) -> None:
-        """Forget the frames before ``start``."""
-        cut = start - self.start
-        self.controls = {name: value[:, cut:] for name, value in self.controls.items()}
-        self.noise = self.noise[:, cut * self.net.config.hop_length:]
-        self.start = start
-
-    def get(self, start: int, stop: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Controls [1, stop − start, ...] and noise [1, (stop − start) · hop_length]."""
-        hop = self.net.config.hop_length
-        a, b = start - self.start, stop - self.start
-        return ({name: value[:, a:b] for name, value in self.controls.items()},
-                self.noise[:, a * hop:b * hop])
 
 
 class _Resampler:
@@ -470,65 +357,181 @@ def _output_rate(model: LoadedModel, out_sample_rate: int | None) -> int:
 
 def adjust_features(features: dict[str, np.ndarray], params: TransferParams,
                     statistics: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Apply auto adjust (when on and statistics exist) and the shifts; returns (f0, loudness)."""
-    f0_hz = features["f0_hz"].astype(np.float64)
-    confidence = features["f0_confidence"].astype(np.float64)
-    loudness_db = features["loudness_db"].astype(np.float64)
-    if params.adjust and statistics is not None:
-        mask_on, note_on_value = detect_notes(loudness_db, confidence)
-        if mask_on.any():
-            pitch = hz_to_midi(f0_hz)
-            octaves = np.round((statistics["mean_pitch_midi"] - pitch[mask_on].mean()) / 12.0)
-            f0_hz = f0_hz * 2.0**octaves
-            loudness_db = quantile_normalize(loudness_db, mask_on,
-                                             np.asarray(statistics["loudness_quantiles_db"]))
-            off = ~mask_on
-            loudness_db[off] -= params.quiet * (1.0 - np.clip(note_on_value[off], 0, 1))
-            if params.autotune > 0:
-                f0_hz = midi_to_hz(autotune(hz_to_midi(f0_hz), mask_on, amount=params.autotune))
-    loudness_db = loudness_db + params.loudness_db_shift
-    f0_hz = np.minimum(f0_hz * 2.0**params.f0_octave_shift, midi_to_hz(MAX_PITCH_MIDI))
-    f0_hz = np.where(confidence < params.f0_confidence_threshold, 0.0, f0_hz)
-    return f0_hz.astype(np.float32), loudness_db.astype(np.float32)
+    """Apply auto adjust (when on and statistics exist) and the shifts.
 
-
-def detect_notes(loudness_db: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Frames inside notes: confidence-weighted level, smoothed, against the mean level.
+    What auto adjust measures over the whole input (:class:`NoteStatistics`) comes first;
+    the frames are then adjusted ``ADJUST_CHUNK`` at a time, so an hour of input
+    (900,000 frames) needs a few MB beyond its features.
 
     Returns:
-        ``(mask_on [n_frames] bool, note_on_value [n_frames])``, the value being the
-        smoothed level over the threshold (≥ 1 inside notes).
+        ``(f0_hz, loudness_db)``, [n_frames] float32 each.
     """
-    level = confidence**2 * (loudness_db - NOTE_MIN_DB)
+    notes = None
+    if params.adjust and statistics is not None:
+        notes = NoteStatistics.measure(features, statistics, tuning=params.autotune > 0)
+    n_frames = len(features["f0_hz"])
+    f0_out = np.empty(n_frames, dtype=np.float32)
+    loudness_out = np.empty(n_frames, dtype=np.float32)
+    for frames in _chunks(n_frames):
+        f0_hz = features["f0_hz"][frames].astype(np.float64)
+        confidence = features["f0_confidence"][frames].astype(np.float64)
+        loudness_db = features["loudness_db"][frames].astype(np.float64)
+        if notes is not None:
+            f0_hz, loudness_db = notes.adjust(f0_hz, loudness_db, frames, params)
+        loudness_out[frames] = loudness_db + params.loudness_db_shift
+        f0_hz = np.minimum(f0_hz * 2.0**params.f0_octave_shift, midi_to_hz(MAX_PITCH_MIDI))
+        f0_out[frames] = np.where(confidence < params.f0_confidence_threshold, 0.0, f0_hz)
+    return f0_out, loudness_out
+
+
+@dataclass
+class NoteStatistics:
+    """What auto adjust measures over the whole input before it adjusts any frame.
+
+    Attributes:
+        features: the input's features (not copied).
+        threshold: the level a note must reach (see :func:`detect_notes`).
+        octaves: whole octaves that move the notes' mean pitch toward the dataset's.
+        source_quantiles_db: loudness quantiles of the input's notes.
+        target_quantiles_db: the dataset's loudness quantiles.
+        tuning_offset: the notes' tuning in semitones (−0.5…0.5), after the octave
+            shift; None when not measured.
+    """
+
+    features: dict[str, np.ndarray]
+    threshold: float
+    octaves: float
+    source_quantiles_db: np.ndarray
+    target_quantiles_db: np.ndarray
+    tuning_offset: float | None
+
+    @classmethod
+    def measure(cls, features: dict[str, np.ndarray], statistics: dict[str, Any], *,
+                tuning: bool) -> NoteStatistics | None:
+        """Measure in chunks of frames; None when the input has no notes."""
+        loudness_db = features["loudness_db"]
+        threshold = note_threshold(loudness_db)
+        n_notes, pitch_sum, note_loudness = 0, 0.0, []
+        for frames in _chunks(len(loudness_db)):
+            mask_on, _ = detect_notes(loudness_db, features["f0_confidence"], frames=frames,
+                                      threshold=threshold)
+            pitch = hz_to_midi(features["f0_hz"][frames].astype(np.float64))
+            n_notes += int(mask_on.sum())
+            pitch_sum += float(pitch[mask_on].sum())
+            note_loudness.append(loudness_db[frames][mask_on])
+        if n_notes == 0:
+            return None
+        octaves = float(np.round((statistics["mean_pitch_midi"] - pitch_sum / n_notes) / 12.0))
+        target = np.asarray(statistics["loudness_quantiles_db"], dtype=np.float64)
+        source = loudness_quantiles(np.concatenate(note_loudness).astype(np.float64),
+                                    n_quantiles=len(target))
+        notes = cls(features, threshold, octaves, source, target, None)
+        if tuning:
+            notes.tuning_offset = notes.measure_tuning()
+        return notes
+
+    def measure_tuning(self) -> float:
+        """The circular mean of the notes' deviations from the equal-tempered grid."""
+        f0_hz, n_notes, total = self.features["f0_hz"], 0, 0j
+        for frames in _chunks(len(f0_hz)):
+            mask_on, _ = self.detect(frames)
+            pitch = hz_to_midi(f0_hz[frames].astype(np.float64) * 2.0**self.octaves)[mask_on]
+            n_notes += len(pitch)
+            total += complex(np.exp(2j * np.pi * (pitch - np.round(pitch))).sum())
+        return float(np.angle(total / n_notes) / (2 * np.pi))
+
+    def detect(self, frames: slice) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`detect_notes` for ``frames``, against the whole input's threshold."""
+        return detect_notes(self.features["loudness_db"], self.features["f0_confidence"],
+                            frames=frames, threshold=self.threshold)
+
+    def adjust(self, f0_hz: np.ndarray, loudness_db: np.ndarray, frames: slice,
+               params: TransferParams) -> tuple[np.ndarray, np.ndarray]:
+        """Auto adjust of ``frames`` (their f0 and loudness, float64)."""
+        mask_on, note_on_value = self.detect(frames)
+        f0_hz = f0_hz * 2.0**self.octaves
+        loudness_db = quantile_normalize(loudness_db, self.source_quantiles_db,
+                                         self.target_quantiles_db)
+        off = ~mask_on
+        loudness_db[off] -= params.quiet * (1.0 - np.clip(note_on_value[off], 0, 1))
+        if params.autotune > 0:
+            f0_hz = midi_to_hz(autotune(hz_to_midi(f0_hz), mask_on, amount=params.autotune,
+                                        offset=self.tuning_offset))
+        return f0_hz, loudness_db
+
+
+def note_threshold(loudness_db: np.ndarray) -> float:
+    """The level of a note: the mean level (dB above ``NOTE_MIN_DB``) · ``NOTE_CONFIDENCE``²."""
+    mean_db = np.asarray(loudness_db, dtype=np.float64).mean()
+    return float((mean_db - NOTE_MIN_DB) * NOTE_CONFIDENCE**2)
+
+
+def detect_notes(loudness_db: np.ndarray, confidence: np.ndarray, *,
+                 frames: slice | None = None,
+                 threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Frames inside notes: confidence-weighted level, smoothed, against the mean level.
+
+    Args:
+        loudness_db: [n_frames] dB.
+        confidence: [n_frames] 0…1.
+        frames: the frames to classify (the smoothing reads their neighbours); None: all.
+        threshold: from :func:`note_threshold`; None computes it from ``loudness_db``.
+
+    Returns:
+        ``(mask_on, note_on_value)`` for ``frames``, the value being the smoothed level
+        over the threshold (≥ 1 inside notes).
+    """
+    n_frames = len(loudness_db)
+    frames = slice(0, n_frames) if frames is None else frames
+    threshold = note_threshold(loudness_db) if threshold is None else threshold
+    half = NOTE_SMOOTHING_FRAMES // 2  # frame i averages the levels of i − 20 … i + 19
+    start, stop = max(0, frames.start - half), min(n_frames, frames.stop + half - 1)
+    level = (confidence[start:stop].astype(np.float64)**2
+             * (loudness_db[start:stop].astype(np.float64) - NOTE_MIN_DB))
     kernel = np.ones(NOTE_SMOOTHING_FRAMES) / NOTE_SMOOTHING_FRAMES
-    smoothed = np.convolve(level, kernel, mode="same")
-    threshold = (loudness_db.mean() - NOTE_MIN_DB) * NOTE_CONFIDENCE**2
+    # np.convolve's "same" mode, for inputs shorter than the kernel too.
+    first = (NOTE_SMOOTHING_FRAMES - 1) // 2 + frames.start - start
+    smoothed = np.convolve(level, kernel, mode="full")[first:first + frames.stop - frames.start]
     value = smoothed / max(threshold, 1e-6)
     return value >= 1.0, value
 
 
-def quantile_normalize(loudness_db: np.ndarray, mask_on: np.ndarray,
+def loudness_quantiles(note_loudness_db: np.ndarray, *, n_quantiles: int) -> np.ndarray:
+    """Quantiles of the notes' loudness at ``n_quantiles`` even levels, made increasing.
+
+    ``note_loudness_db`` is reordered in place.
+    """
+    levels = np.linspace(0, 1, n_quantiles)
+    source = np.quantile(note_loudness_db, levels, overwrite_input=True)
+    return np.maximum.accumulate(source + np.arange(n_quantiles) * 1e-9)
+
+
+def quantile_normalize(loudness_db: np.ndarray, source_quantiles_db: np.ndarray,
                        target_quantiles_db: np.ndarray) -> np.ndarray:
     """Map loudness through the input notes' CDF onto the dataset's quantiles."""
     levels = np.linspace(0, 1, len(target_quantiles_db))
-    source = np.quantile(loudness_db[mask_on], levels)
-    source = np.maximum.accumulate(source + np.arange(len(source)) * 1e-9)
-    cdf = np.interp(loudness_db, source, levels)
+    cdf = np.interp(loudness_db, source_quantiles_db, levels)
     return np.interp(cdf, levels, target_quantiles_db)
 
 
-def autotune(pitch_midi: np.ndarray, mask_on: np.ndarray, *, amount: float) -> np.ndarray:
+def autotune(pitch_midi: np.ndarray, mask_on: np.ndarray, *, amount: float,
+             offset: float | None = None) -> np.ndarray:
     """Pull note frames toward the nearest semitone of the input's own tuning.
 
-    The tuning offset (in semitones, −0.5…0.5) is the circular mean of the note frames'
-    deviations from the equal-tempered grid.
+    The tuning ``offset`` (in semitones, −0.5…0.5) is, when None, the circular mean of
+    the note frames' deviations from the equal-tempered grid.
     """
-    deviation = pitch_midi[mask_on] - np.round(pitch_midi[mask_on])
-    angle = np.angle(np.exp(2j * np.pi * deviation).mean())
-    offset = angle / (2 * np.pi)
+    if offset is None:
+        deviation = pitch_midi[mask_on] - np.round(pitch_midi[mask_on])
+        offset = np.angle(np.exp(2j * np.pi * deviation).mean()) / (2 * np.pi)
     target = np.round(pitch_midi - offset) + offset
     tuned = pitch_midi + amount * (target - pitch_midi)
     return np.where(mask_on & (pitch_midi > 0), tuned, pitch_midi)
+
+
+def _chunks(n_frames: int) -> Iterator[slice]:
+    for start in range(0, n_frames, ADJUST_CHUNK):
+        yield slice(start, min(n_frames, start + ADJUST_CHUNK))
 
 
 def evaluate(
