@@ -323,7 +323,9 @@ class FeatureStream:
         self._buffer_start = 0  # index of _buffer[0] in the whole signal
         self.n_samples = 0
         self._n_done = 0
-        self._parts: dict[str, list[np.ndarray]] = {}
+        # Frames done so far, in arrays grown by doubling: a few large allocations, not
+        # one small one per block pinning the heap between large temporaries.
+        self._features: dict[str, np.ndarray] = {}
 
     def push(self, audio: np.ndarray) -> None:
         """Append [n_samples] audio; computes the frames that have their context."""
@@ -344,11 +346,21 @@ class FeatureStream:
         if self.n_samples == 0:
             raise AudioError("no audio was pushed: push at least 1 sample")
         self._run(final=True)
-        return {name: np.concatenate(parts) for name, parts in self._parts.items()}
+        return {name: values[:self._n_done] for name, values in self._features.items()}
 
     def _ready_frames(self) -> int:
         """Frames whose context has arrived (all of them once the signal has ended)."""
         return max(0, (self.n_samples - self._context) // self.hop_length + 1)
+
+    def _store(self, name: str, values: np.ndarray) -> None:
+        """Write ``values`` at frame ``_n_done`` of feature ``name``."""
+        stored = self._features.get(name, np.zeros(0, dtype=np.float32))
+        stop = self._n_done + len(values)
+        if stop > len(stored):
+            grown = np.empty(max(stop, 2 * len(stored)), dtype=np.float32)
+            grown[:self._n_done] = stored[:self._n_done]
+            self._features[name] = stored = grown
+        stored[self._n_done:stop] = values
 
     def _segment_start(self, frame: int) -> int:
         return max(0, (frame * self.hop_length - self._context) // self._align * self._align)
@@ -367,8 +379,7 @@ class FeatureStream:
                                         frame_rate=self.frame_rate, tracker=self.tracker)
             offset = start_sample // self.hop_length
             for name, values in features.items():
-                self._parts.setdefault(name, []).append(
-                    values[self._n_done - offset:stop - offset])
+                self._store(name, values[self._n_done - offset:stop - offset])
             self._n_done = stop
         keep = self._segment_start(self._n_done)
         self._buffer = self._buffer[keep - self._buffer_start:].copy()
