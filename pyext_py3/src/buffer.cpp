@@ -3,15 +3,30 @@
 //
 // Safety rules:
 //  - The array is looked up by name on every access, never cached.
-//  - Structural operations (lookup, resize, slice assignment, write, redraw) run on Pd's
-//    thread; a worker hands them over and waits with the GIL released.
-//  - Memory exported to views is counted. Buffer.resize while views exist first moves
-//    the array onto a fresh copy, so old views keep valid (detached) memory, which is
-//    freed when the last view is released.
+//  - Element access (len, b[i], b[i] = x) and the export of a view read Pd's state under
+//    Pd's lock (with_pd below): directly on Pd's thread; on another thread with
+//    sys_trylock, or else with the GIL released before waiting in sys_lock, so that no
+//    thread ever waits for Pd's lock while holding the GIL. Pd's batch scheduler takes
+//    no lock, so under -batch the access is handed over to Pd's thread instead.
+//  - Structural operations (lookup at construction, resize, slice assignment, write,
+//    redraw) run on Pd's thread; a worker hands them over and waits with the GIL released.
+//  - Memory exported to views is counted. Before anything reallocates or frees an array
+//    whose memory is exported, the array is moved onto a fresh copy (detach_exported):
+//    old views keep valid (detached) memory, freed when the last view is released. This
+//    runs for Buffer.resize/write and, through wrappers installed into Pd's classes at
+//    load time (buffer_protect_pd), for the garray methods that reallocate ("resize",
+//    "arraydialog", "sinesum", "cosinesum"), for the garray free method (deleting an
+//    array or the patch holding it) and for the "bounds" message that Pd's
+//    garray_resize_long sends to an array's graph just before reallocating when the array
+//    is alone in its graph ([array size], [soundfiler] read -resize, externals).
 #include "pyext.hpp"
 
 #include <g_canvas.h>
+#include <m_imp.h>
 
+#include <unistd.h>
+
+#include <climits>
 #include <cstring>
 #include <unordered_map>
 
@@ -22,6 +37,9 @@ struct BufferObject {
     std::atomic<bool>* redraw_pending;
 };
 
+// The largest array Pd can hold: Pd computes byte sizes as int (frames * sizeof(t_word)).
+static const long kMaxFrames = INT_MAX / (long)sizeof(t_word);
+
 namespace {
 
 struct Export {
@@ -31,6 +49,7 @@ struct Export {
 };
 std::mutex g_exp_m;
 auto* g_exports = new std::unordered_map<char*, Export>();
+std::atomic<int> g_live_exports{0};  // entries in g_exports: a fast "no views" check
 
 PyObject* g_numpy = nullptr;
 extern PyTypeObject Buffer_Type;
@@ -42,13 +61,60 @@ PyObject* numpy() {
 
 t_garray* find_array(t_symbol* s) { return (t_garray*)pd_findbyclass(s, garray_class); }
 
-bool get_vec(BufferObject* b, t_word** vec, int* n) {
-    t_garray* g = find_array(b->sym);
-    if (!g || !garray_getfloatwords(g, n, vec)) {
-        PyErr_Format(PyExc_RuntimeError, "Pd array '%s' not found", b->sym->s_name);
-        return false;
+// Pd's thread (or a thread holding Pd's lock): the array's elements, or false.
+bool lookup(t_symbol* s, t_word** vec, int* n) {
+    t_garray* g = find_array(s);
+    return g && garray_getfloatwords(g, n, vec);
+}
+
+// Run fn (which must not touch Python) with Pd's state safe to read and write. The caller
+// holds the GIL. On Pd's thread: at once. Elsewhere: while Pd's thread is parked inside
+// Python (see g_pd_in_python); under -batch, whose scheduler takes no lock, handed over
+// to Pd's thread; otherwise under Pd's lock, taken with sys_trylock, which never blocks,
+// and retried with the GIL released, so that nobody ever waits for Pd's lock while
+// holding the GIL. The retry loop polls instead of blocking in sys_lock because Pd's
+// thread may meanwhile enter Python and wait for this very thread (a handler that joins
+// it): it then touches Pd only with the GIL, so this thread proceeds under the GIL.
+template <class F>
+void with_pd(F&& fn) {
+    if (on_pd_thread_raw() || g_pd_in_python.load() > 0) {
+        fn();
+        return;
     }
-    return true;
+    if (batch_mode()) {
+        run_on_pd([&fn] { fn(); }, true);
+        return;
+    }
+    if (sys_trylock() == 0) {
+        fn();
+        sys_unlock();
+        return;
+    }
+    PyThreadState* ts = PyEval_SaveThread();
+    for (;;) {
+        if (sys_trylock() == 0) {
+            fn();
+            sys_unlock();
+            break;
+        }
+        if (g_pd_in_python.load() > 0) {
+            PyEval_RestoreThread(ts);
+            ts = nullptr;
+            if (g_pd_in_python.load() > 0) {  // stable while we hold the GIL
+                fn();
+                break;
+            }
+            ts = PyEval_SaveThread();
+            continue;
+        }
+        usleep(20);  // Pd's thread is busy: a tick lasts microseconds to milliseconds
+    }
+    if (ts) PyEval_RestoreThread(ts);
+}
+
+PyObject* not_found(t_symbol* s) {
+    PyErr_Format(PyExc_RuntimeError, "Pd array '%s' not found", s->s_name);
+    return nullptr;
 }
 
 void schedule_redraw(BufferObject* b) {
@@ -61,18 +127,26 @@ void schedule_redraw(BufferObject* b) {
     });
 }
 
-// Pd's thread: move exported memory aside before Pd reallocates it.
+// Pd's thread: move exported memory aside before Pd reallocates or frees it.
 void detach_exported(t_garray* g) {
+    if (g_live_exports.load() == 0) return;
     t_array* a = garray_getarray(g);
+    if (!a || !a->a_vec) return;
     std::lock_guard<std::mutex> lk(g_exp_m);
     auto it = g_exports->find(a->a_vec);
-    if (it == g_exports->end() || it->second.count == 0) return;
+    if (it == g_exports->end() || it->second.count == 0 || it->second.orphaned) return;
     size_t bytes = (size_t)a->a_n * a->a_elemsize;
     char* copy = (char*)getbytes(bytes ? bytes : 1);
     memcpy(copy, a->a_vec, bytes);
     it->second.orphaned = true;
     it->second.bytes = bytes;
     a->a_vec = copy;
+}
+
+void detach_glist(t_glist* gl) {
+    if (g_live_exports.load() == 0) return;
+    for (t_gobj* y = gl->gl_list; y; y = y->g_next)
+        if (pd_class(&y->g_pd) == garray_class) detach_exported((t_garray*)y);
 }
 
 void resize_on_pd(t_garray* g, long frames, bool keep) {
@@ -87,6 +161,72 @@ void resize_on_pd(t_garray* g, long frames, bool keep) {
     garray_redraw(g);
 }
 
+// ---------------------------------------------------------------- wrappers in Pd's classes
+// Each wrapper moves exported memory aside, then calls Pd's own method. They run on Pd's
+// thread, as every method does.
+
+using FloatFn = void (*)(void*, t_floatarg);
+using DialogFn = void (*)(void*, t_symbol*, t_floatarg, t_floatarg, t_floatarg);
+using GimmeFn = void (*)(void*, t_symbol*, int, t_atom*);
+using FreeFn = void (*)(void*);
+using BoundsFn = void (*)(void*, t_floatarg, t_floatarg, t_floatarg, t_floatarg);
+
+t_method g_garray_resize, g_garray_dialog, g_garray_sinesum, g_garray_cosinesum, g_garray_free,
+    g_canvas_bounds;
+
+// garray_resize_long's own rule: at least 1 point; nothing happens at the same size.
+void detach_if_resized(t_garray* x, double frames) {
+    long n = (long)frames;
+    if (n < 1) n = 1;
+    if (n != garray_npoints(x)) detach_exported(x);
+}
+
+void w_garray_resize(t_garray* x, t_floatarg f) {
+    detach_if_resized(x, f);
+    ((FloatFn)g_garray_resize)(x, f);
+}
+
+void w_garray_dialog(t_garray* x, t_symbol* name, t_floatarg size, t_floatarg flags,
+                     t_floatarg deleteit) {
+    if (deleteit == 0) detach_if_resized(x, size);  // deletion goes through the free method
+    ((DialogFn)g_garray_dialog)(x, name, size, flags, deleteit);
+}
+
+void w_garray_sinesum(t_garray* x, t_symbol* s, int argc, t_atom* argv) {
+    detach_exported(x);
+    ((GimmeFn)g_garray_sinesum)(x, s, argc, argv);
+}
+
+void w_garray_cosinesum(t_garray* x, t_symbol* s, int argc, t_atom* argv) {
+    detach_exported(x);
+    ((GimmeFn)g_garray_cosinesum)(x, s, argc, argv);
+}
+
+void w_garray_free(t_garray* x) {
+    detach_exported(x);
+    ((FreeFn)g_garray_free)(x);
+}
+
+void w_canvas_bounds(t_glist* x, t_floatarg x1, t_floatarg y1, t_floatarg x2, t_floatarg y2) {
+    detach_glist(x);
+    ((BoundsFn)g_canvas_bounds)(x, x1, y1, x2, y2);
+}
+
+// Replace the method `name` of class c by fn, keeping the original in *orig. Pd dispatches
+// to the first entry of that name, which is the one replaced.
+bool wrap_method(t_class* c, const char* name, t_method fn, t_method* orig) {
+    t_symbol* s = gensym(name);
+    for (int i = 0; i < c->c_nmethod; i++) {
+        t_methodentry* m = &c->c_methods[i];
+        if (m->me_name != s) continue;
+        if (m->me_fun == (t_gotfn)fn) return true;  // already wrapped
+        *orig = (t_method)m->me_fun;
+        m->me_fun = (t_gotfn)fn;
+        return true;
+    }
+    return false;
+}
+
 // ---------------------------------------------------------------- Python methods
 
 int buf_init(BufferObject* self, PyObject* args, PyObject* kw) {
@@ -97,10 +237,10 @@ int buf_init(BufferObject* self, PyObject* args, PyObject* kw) {
     std::string sname(s);
     t_symbol* sym = nullptr;
     bool found = false;
-    run_on_pd([&] {
+    with_pd([&] {
         sym = gensym(sname.c_str());
         found = find_array(sym) != nullptr;
-    }, true);
+    });
     if (!found) {
         PyErr_Format(PyExc_ValueError, "pyext.Buffer: no Pd array named '%s'", sname.c_str());
         return -1;
@@ -123,29 +263,71 @@ bool check(BufferObject* b) {
 
 Py_ssize_t buf_len(BufferObject* self) {
     if (!check(self)) return -1;
-    t_word* vec;
-    int n;
-    if (!get_vec(self, &vec, &n)) return -1;
+    t_symbol* s = self->sym;
+    int n = -1;
+    with_pd([&] {
+        t_word* vec;
+        if (!lookup(s, &vec, &n)) n = -1;
+    });
+    if (n < 0) {
+        not_found(s);
+        return -1;
+    }
     return n;
 }
 
+enum Access { ACCESS_OK, ACCESS_NOTFOUND, ACCESS_RANGE };
+
 PyObject* buf_item(BufferObject* self, Py_ssize_t i) {
     if (!check(self)) return nullptr;
-    t_word* vec;
-    int n;
-    if (!get_vec(self, &vec, &n)) return nullptr;
-    if (i < 0) i += n;
-    if (i < 0 || i >= n) {
+    t_symbol* s = self->sym;
+    Access r = ACCESS_OK;
+    double v = 0;
+    with_pd([&] {
+        t_word* vec;
+        int n;
+        if (!lookup(s, &vec, &n)) {
+            r = ACCESS_NOTFOUND;
+            return;
+        }
+        Py_ssize_t k = i < 0 ? i + n : i;
+        if (k < 0 || k >= n)
+            r = ACCESS_RANGE;
+        else
+            v = vec[k].w_float;
+    });
+    if (r == ACCESS_NOTFOUND) return not_found(s);
+    if (r == ACCESS_RANGE) {
         PyErr_SetString(PyExc_IndexError, "pyext.Buffer index out of range");
         return nullptr;
     }
-    return PyFloat_FromDouble(vec[i].w_float);
+    return PyFloat_FromDouble(v);
 }
 
+// A numpy view through an explicit memoryview: a missing array raises here (numpy itself
+// would swallow the error and wrap the Buffer in a 0-d object array).
 PyObject* as_array(PyObject* self) {
     PyObject* np = numpy();
     if (!np) return nullptr;
-    return PyObject_CallMethod(np, "asarray", "O", self);
+    PyObject* mv = PyMemoryView_FromObject(self);
+    if (!mv) return nullptr;
+    PyObject* r = PyObject_CallMethod(np, "asarray", "O", mv);
+    Py_DECREF(mv);
+    return r;
+}
+
+// __array__(dtype=None, copy=None): numpy calls it only when the buffer protocol failed
+// (the array is gone), so np.asarray(buffer) raises that error instead of making an
+// object array.
+PyObject* buf_array(PyObject* self, PyObject* args, PyObject* kw) {
+    static const char* kwlist[] = {"dtype", "copy", nullptr};
+    PyObject *dtype = Py_None, *copy = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO", (char**)kwlist, &dtype, &copy)) return nullptr;
+    PyObject* arr = as_array(self);
+    if (arr && dtype != Py_None) Py_SETREF(arr, PyObject_CallMethod(arr, "astype", "O", dtype));
+    if (arr && copy != Py_None && PyObject_IsTrue(copy) > 0)
+        Py_SETREF(arr, PyObject_CallMethod(arr, "copy", nullptr));
+    return arr;
 }
 
 PyObject* buf_subscript(BufferObject* self, PyObject* key) {
@@ -163,9 +345,35 @@ PyObject* buf_subscript(BufferObject* self, PyObject* key) {
 
 // Copy `value` (anything numpy can turn into float32) into the slice, on Pd's thread.
 // With resize_to_fit the array is first resized to the value's length (write()).
+bool frames_fit(long long frames, const char* what) {
+    if (frames <= kMaxFrames) return true;
+    PyErr_Format(PyExc_OverflowError,
+                 "pyext.Buffer.%s: %lld frames is more than a Pd array can hold (at most %ld)",
+                 what, frames, kMaxFrames);
+    return false;
+}
+
+// numpy's float32 conversion would drop the imaginary part with a mere warning.
+bool refuse_complex(PyObject* np, PyObject* value) {
+    if (is_complex(value)) return complex_error(value, "written to a Pd array"), true;
+    PyObject* r = PyObject_CallMethod(np, "iscomplexobj", "O", value);
+    if (!r) {  // not something numpy understands: the conversion will say why
+        PyErr_Clear();
+        return false;
+    }
+    bool complex = PyObject_IsTrue(r) > 0;
+    Py_DECREF(r);
+    if (complex)
+        PyErr_SetString(PyExc_TypeError,
+                        "pyext.Buffer: complex values cannot be written to a Pd array (it holds "
+                        "real numbers); write .real, .imag or abs() of them");
+    return complex;
+}
+
 int assign(BufferObject* self, PyObject* key, PyObject* value, bool resize_to_fit) {
     PyObject* np = numpy();
     if (!np) return -1;
+    if (refuse_complex(np, value)) return -1;
     PyObject* data = PyObject_CallMethod(np, "ascontiguousarray", "Os", value, "float32");
     if (!data) return -1;
     Py_buffer view;
@@ -174,6 +382,15 @@ int assign(BufferObject* self, PyObject* key, PyObject* value, bool resize_to_fi
         return -1;
     }
     Py_ssize_t count = view.len / (Py_ssize_t)sizeof(float);
+    // write() validates before anything changes: no resize for data it would then refuse
+    if (resize_to_fit && (count == 0 || !frames_fit(count, "write"))) {
+        if (count == 0)
+            PyErr_SetString(PyExc_ValueError,
+                            "pyext.Buffer.write: no data (a Pd array has at least one element)");
+        PyBuffer_Release(&view);
+        Py_DECREF(data);
+        return -1;
+    }
     Py_ssize_t sl_start = 0, sl_stop = PY_SSIZE_T_MAX, sl_step = 1;
     if (key && PySlice_Unpack(key, &sl_start, &sl_stop, &sl_step) < 0) {
         PyBuffer_Release(&view);
@@ -184,7 +401,7 @@ int assign(BufferObject* self, PyObject* key, PyObject* value, bool resize_to_fi
     t_symbol* sym = self->sym;
     enum { OK, NOTFOUND, MISMATCH } status = OK;
     Py_ssize_t want = 0;
-    run_on_pd([&] {
+    auto copy_in = [&] {
         t_garray* g = find_array(sym);
         int n;
         t_word* vec;
@@ -204,8 +421,14 @@ int assign(BufferObject* self, PyObject* key, PyObject* value, bool resize_to_fi
             return;
         }
         for (Py_ssize_t i = 0; i < len; i++) vec[start + i * step].w_float = src[count == 1 ? 0 : i];
-        garray_redraw(g);
-    }, true);
+    };
+    // A resize (write) runs on Pd's thread: it redraws and may restart DSP. Copying into
+    // the array only needs Pd's lock, like element access; the redraw is deferred.
+    if (resize_to_fit)
+        run_on_pd(copy_in, true);
+    else
+        with_pd(copy_in);
+    if (status == OK) schedule_redraw(self);
     PyBuffer_Release(&view);
     Py_DECREF(data);
     if (status == NOTFOUND) {
@@ -229,17 +452,35 @@ int buf_ass_subscript(BufferObject* self, PyObject* key, PyObject* value) {
     if (PyIndex_Check(key)) {
         Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
         if (i == -1 && PyErr_Occurred()) return -1;
+        if (is_complex(value)) {
+            complex_error(value, "written to a Pd array");
+            return -1;
+        }
         double v = PyFloat_AsDouble(value);
         if (v == -1.0 && PyErr_Occurred()) return -1;
-        t_word* vec;
-        int n;
-        if (!get_vec(self, &vec, &n)) return -1;
-        if (i < 0) i += n;
-        if (i < 0 || i >= n) {
+        t_symbol* s = self->sym;
+        Access r = ACCESS_OK;
+        with_pd([&] {
+            t_word* vec;
+            int n;
+            if (!lookup(s, &vec, &n)) {
+                r = ACCESS_NOTFOUND;
+                return;
+            }
+            Py_ssize_t k = i < 0 ? i + n : i;
+            if (k < 0 || k >= n)
+                r = ACCESS_RANGE;
+            else
+                vec[k].w_float = (t_float)v;
+        });
+        if (r == ACCESS_NOTFOUND) {
+            not_found(s);
+            return -1;
+        }
+        if (r == ACCESS_RANGE) {
             PyErr_SetString(PyExc_IndexError, "pyext.Buffer index out of range");
             return -1;
         }
-        vec[i].w_float = (t_float)v;
         schedule_redraw(self);
         return 0;
     }
@@ -265,14 +506,23 @@ int buf_getbuffer(BufferObject* self, Py_buffer* view, int flags) {
         PyErr_SetString(PyExc_BufferError, "pyext.Buffer is strided (Pd's t_word elements)");
         return -1;
     }
-    t_word* vec;
-    int n;
-    if (!get_vec(self, &vec, &n)) return -1;
-    Py_ssize_t* dims = new Py_ssize_t[2]{n, (Py_ssize_t)sizeof(t_word)};
-    {
+    t_symbol* s = self->sym;
+    t_word* vec = nullptr;
+    int n = -1;
+    with_pd([&] {  // look up and count the export atomically with respect to Pd's changes
+        if (!lookup(s, &vec, &n)) {
+            n = -1;
+            return;
+        }
         std::lock_guard<std::mutex> lk(g_exp_m);
-        (*g_exports)[(char*)vec].count++;
+        Export& e = (*g_exports)[(char*)vec];
+        if (e.count++ == 0) g_live_exports.fetch_add(1);
+    });
+    if (n < 0) {
+        not_found(s);
+        return -1;
     }
+    Py_ssize_t* dims = new Py_ssize_t[2]{n, (Py_ssize_t)sizeof(t_word)};
     view->buf = vec;
     view->obj = (PyObject*)self;
     Py_INCREF(self);
@@ -297,6 +547,7 @@ void buf_releasebuffer(BufferObject* self, Py_buffer* view) {
     if (--it->second.count == 0) {
         if (it->second.orphaned) freebytes(vec, it->second.bytes ? it->second.bytes : 1);
         g_exports->erase(it);
+        g_live_exports.fetch_sub(1);
     }
 }
 
@@ -311,6 +562,7 @@ PyObject* buf_resize(BufferObject* self, PyObject* args, PyObject* kw) {
         PyErr_SetString(PyExc_ValueError, "pyext.Buffer.resize: frames must be >= 0");
         return nullptr;
     }
+    if (!frames_fit(frames, "resize")) return nullptr;
     t_symbol* sym = self->sym;
     bool found = false;
     run_on_pd([&] {
@@ -408,6 +660,8 @@ PyMethodDef buf_methods[] = {
     {"write", (PyCFunction)(void (*)(void))buf_write, METH_VARARGS | METH_KEYWORDS,
      "write(data, resize=True): copy data (resizing first) in one step on Pd's thread"},
     {"dirty", (PyCFunction)buf_dirty, METH_NOARGS, "dirty(): redraw the array"},
+    {"__array__", (PyCFunction)(void (*)(void))buf_array, METH_VARARGS | METH_KEYWORDS,
+     "numpy view of the array (numpy uses the buffer protocol first)"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef buf_getset[] = {
@@ -453,4 +707,29 @@ bool buffer_ready(PyObject* module) {
     if (PyType_Ready(&t) < 0) return false;
     Py_INCREF(&t);
     return PyModule_AddObject(module, "Buffer", (PyObject*)&t) == 0;
+}
+
+// Install the wrappers of buffer.cpp's header comment into Pd's classes (Pd's thread, at
+// load time). Pd's method tables are reachable through m_imp.h's struct _class.
+void buffer_protect_pd() {
+    struct {
+        t_class* c;
+        const char* name;
+        t_method fn;
+        t_method* orig;
+    } wraps[] = {
+        {garray_class, "resize", (t_method)w_garray_resize, &g_garray_resize},
+        {garray_class, "arraydialog", (t_method)w_garray_dialog, &g_garray_dialog},
+        {garray_class, "sinesum", (t_method)w_garray_sinesum, &g_garray_sinesum},
+        {garray_class, "cosinesum", (t_method)w_garray_cosinesum, &g_garray_cosinesum},
+        {canvas_class, "bounds", (t_method)w_canvas_bounds, &g_canvas_bounds},
+    };
+    for (auto& w : wraps)
+        if (!w.c || !wrap_method(w.c, w.name, w.fn, w.orig))
+            pd_error(nullptr, "py/pyext: could not protect Buffer views from '%s' (Pd version?)",
+                     w.name);
+    if (garray_class && garray_class->c_freemethod != (t_method)w_garray_free) {
+        g_garray_free = garray_class->c_freemethod;
+        garray_class->c_freemethod = (t_method)w_garray_free;
+    }
 }

@@ -25,8 +25,12 @@ static void out_names(Host* h, const char* sel, PyObject* obj) {
         return;
     }
     OutMsg m;
-    py_to_msg(names, m);
+    bool ok = py_to_msg(names, m);
     Py_DECREF(names);
+    if (!ok) {
+        report_exception("pyext: dir failed");
+        return;
+    }
     m.sel = "list";
     attr_out_msg(h, sel, m);
 }
@@ -57,42 +61,30 @@ static void post_help(Host* h) {
     post("  Python inlets 1..n call <sel>_<n>, int_<n>, _anything_<n>, <sel>_, int_, _anything_");
 }
 
+// Reload the module's code and re-create this object's instance only (_del and __del__
+// of the old one first). Other objects of the module keep their instance, its state and
+// its class (the old class object; module globals are the reloaded ones, as with
+// Python's own reload).
 static void do_reload(Host* h, bool keep_args, int argc, t_atom* argv) {
     if (!keep_args) h->args.assign(argv, argv + argc);
-    std::vector<HostPtr> hosts = host_all_of_module(h->module_name);
     Gil gil;
-    for (auto& o : hosts) {
-        o->shouldexit.store(true);
-        worker_clear(o.get());
-        host_drop_instance(o.get());
-        o->shouldexit.store(false);
-    }
-    if (!host_load(h, true)) return;
-    for (auto& o : hosts) {
-        if (o.get() != h) {
-            Py_INCREF(h->module);
-            Py_XSETREF(o->module, h->module);
-            PyObject* cls = PyObject_GetAttrString(h->module, o->class_name.c_str());
-            if (!cls) {
-                report_exception("pyext: reload: class not found");
-                continue;
-            }
-            Py_XSETREF(o->cls, cls);
-        }
-        if (!host_make_instance(o.get())) continue;
-        int nin = host_count(o->inst, "_inlets"), nout = host_count(o->inst, "_outlets");
-        if ((nin != o->n_in || nout != o->n_out) && !o->counts_given)
-            console_postf(1, "pyext: reload cannot change the number of inlets/outlets (%d %d kept)",
-                          o->n_in, o->n_out);
-        PyObject* fn = PyObject_GetAttrString(o->inst, "_init");
-        if (fn) {
-            PyObject* r = PyObject_CallNoArgs(fn);
-            if (!r) report_exception("pyext: exception in _init");
-            Py_XDECREF(r);
-            Py_DECREF(fn);
-        } else {
-            PyErr_Clear();
-        }
+    h->shouldexit.store(true);
+    worker_clear(h);
+    host_drop_instance(h);
+    h->shouldexit.store(false);
+    if (!host_load(h, true) || !host_make_instance(h)) return;
+    int nin = host_count(h->inst, "_inlets"), nout = host_count(h->inst, "_outlets");
+    if ((nin != h->n_in || nout != h->n_out) && !h->counts_given)
+        console_postf(1, "pyext: reload cannot change the number of inlets/outlets (%d %d kept)",
+                      h->n_in, h->n_out);
+    PyObject* fn = PyObject_GetAttrString(h->inst, "_init");
+    if (fn) {
+        PyObject* r = PyObject_CallNoArgs(fn);
+        if (!r) report_exception("pyext: exception in _init");
+        Py_XDECREF(r);
+        Py_DECREF(fn);
+    } else {
+        PyErr_Clear();
     }
 }
 
@@ -109,8 +101,12 @@ static void do_get(Host* h, int argc, t_atom* argv) {
         return;
     }
     OutMsg m;
-    py_to_msg(v, m);
+    bool ok = py_to_msg(v, m);
     Py_DECREF(v);
+    if (!ok) {
+        report_exception("pyext: get");
+        return;
+    }
     std::vector<t_atom> atoms = msg_atoms(m);
     if (m.sel != "bang" && m.sel != "float" && m.sel != "symbol" && m.sel != "list") {
         t_atom a;
@@ -178,7 +174,12 @@ static bool get_attr(Host* h, const char* name) {
         if (h->inst) out_names(h, "dir+", h->inst);
         return true;
     } else if (!strcmp(name, "latency") || !strcmp(name, "underruns")) {
-        stream_report(h);
+        if (!h->streaming)
+            pd_error(h->obj, "%s: %s: get%s: this object does not stream (only [pyext~] classes "
+                     "with _chunk and process() do)", h->kind, h->class_name.c_str(), name);
+        else if (!stream_report(h))
+            pd_error(h->obj, "%s: %s: get%s: not streaming yet (switch DSP on)", h->kind,
+                     h->class_name.c_str(), name);
         return true;
     } else {
         return false;

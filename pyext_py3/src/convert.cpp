@@ -75,22 +75,77 @@ static bool number_value(PyObject* v, t_float& out) {
 
 static bool is_str(PyObject* v) { return PyUnicode_Check(v); }
 
-bool py_to_atom(PyObject* v, OutAtom& out) {
-    if (is_str(v)) {
-        const char* s = PyUnicode_AsUTF8(v);
-        if (!s) {
-            PyErr_Clear();
-            return false;
+bool is_complex(PyObject* v) {
+    if (PyComplex_Check(v)) return true;  // complex, numpy.complex128
+    if (PyFloat_Check(v) || PyLong_Check(v) || PyUnicode_Check(v) || v == Py_None) return false;
+    // numpy (dtype.kind == 'c') and torch (dtype.is_complex) scalars, arrays and tensors
+    PyObject* dt = PyObject_GetAttrString(v, "dtype");
+    if (!dt) {
+        PyErr_Clear();
+        return false;
+    }
+    bool c = false;
+    PyObject* kind = PyObject_GetAttrString(dt, "kind");
+    if (kind && PyUnicode_Check(kind)) {
+        c = PyUnicode_CompareWithASCIIString(kind, "c") == 0;
+    } else {
+        PyErr_Clear();
+        PyObject* flag = PyObject_GetAttrString(dt, "is_complex");
+        c = flag && PyObject_IsTrue(flag) > 0;
+        Py_XDECREF(flag);
+    }
+    PyErr_Clear();
+    Py_XDECREF(kind);
+    Py_DECREF(dt);
+    return c;
+}
+
+void complex_error(PyObject* v, const char* what) {
+    PyErr_Format(PyExc_TypeError,
+                 "complex value (%s) cannot be %s: Pd has real numbers only; send .real, "
+                 ".imag or abs() of it",
+                 Py_TYPE(v)->tp_name, what);
+}
+
+// UTF-8 of a str, or NULL with UnicodeEncodeError (lone surrogates such as "\udcff").
+static const char* utf8_or_raise(PyObject* v) {
+    const char* s = PyUnicode_AsUTF8(v);
+    if (!s && PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+        // keep Python's exception (it names the character and its position) and say where
+        PyObject *t, *e, *tb;
+        PyErr_Fetch(&t, &e, &tb);
+        PyErr_NormalizeException(&t, &e, &tb);
+        PyObject* note = PyUnicode_FromString(
+            "py/pyext: a Pd symbol must be valid UTF-8; this str holds a lone surrogate "
+            "(encode or replace it before sending)");
+        if (note && e) {
+            PyObject* r = PyObject_CallMethod(e, "add_note", "O", note);
+            Py_XDECREF(r);
         }
+        Py_XDECREF(note);
+        PyErr_Clear();
+        PyErr_Restore(t, e, tb);
+    }
+    return s;
+}
+
+int py_to_atom(PyObject* v, OutAtom& out) {
+    if (is_str(v)) {
+        const char* s = utf8_or_raise(v);
+        if (!s) return -1;
         out.is_symbol = true;
         out.s = s;
-        return true;
+        return 1;
+    }
+    if (is_complex(v)) {
+        complex_error(v, "sent to Pd");
+        return -1;
     }
     if (v != Py_None && is_number(v)) {
         out.is_symbol = false;
-        return number_value(v, out.f);
+        return number_value(v, out.f) ? 1 : 0;
     }
-    return false;
+    return 0;
 }
 
 static void could_not_convert(PyObject* v) {
@@ -102,37 +157,46 @@ static bool is_sequence(PyObject* v) {
     return !is_str(v) && !PyDict_Check(v) && PySequence_Check(v);
 }
 
-static void seq_to_atoms(PyObject* seq, std::vector<OutAtom>& atoms) {
+static bool seq_to_atoms(PyObject* seq, std::vector<OutAtom>& atoms) {
     PyObject* fast = PySequence_Fast(seq, "not a sequence");
     if (!fast) {
         PyErr_Clear();
         could_not_convert(seq);
-        return;
+        return true;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
     atoms.resize(n);
     PyObject** items = PySequence_Fast_ITEMS(fast);
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (!py_to_atom(items[i], atoms[i])) {
+        int r = py_to_atom(items[i], atoms[i]);
+        if (r < 0) {
+            Py_DECREF(fast);
+            return false;
+        }
+        if (r == 0) {
             could_not_convert(items[i]);
             atoms[i].is_symbol = true;
             atoms[i].s.clear();
         }
     }
     Py_DECREF(fast);
+    return true;
 }
 
-void py_to_msg(PyObject* v, OutMsg& out) {
+bool py_to_msg(PyObject* v, OutMsg& out) {
     out.atoms.clear();
     if (v == Py_None) {
         out.sel = "bang";
-        return;
+        return true;
     }
     if (is_str(v)) {
         out.sel = "symbol";
         out.atoms.resize(1);
-        py_to_atom(v, out.atoms[0]);
-        return;
+        return py_to_atom(v, out.atoms[0]) >= 0;
+    }
+    if (is_complex(v)) {  // scalars, 0-d arrays and whole complex arrays alike
+        complex_error(v, "sent to Pd");
+        return false;
     }
     if (is_number(v) && !is_sequence(v)) {
         out.sel = "float";
@@ -142,7 +206,7 @@ void py_to_msg(PyObject* v, OutMsg& out) {
             out.sel = "symbol";
             out.atoms[0].is_symbol = true;
         }
-        return;
+        return true;
     }
     if (is_sequence(v)) {
         Py_ssize_t n = PySequence_Size(v);
@@ -150,7 +214,7 @@ void py_to_msg(PyObject* v, OutMsg& out) {
             PyErr_Clear();
             out.sel = "float";
             out.atoms.resize(1);
-            if (number_value(v, out.atoms[0].f)) return;
+            if (number_value(v, out.atoms[0].f)) return true;
             out.atoms.clear();
         }
         if (n < 0) {
@@ -159,37 +223,39 @@ void py_to_msg(PyObject* v, OutMsg& out) {
             out.sel = "symbol";
             out.atoms.resize(1);
             out.atoms[0].is_symbol = true;
-            return;
+            return true;
         }
         if (n == 0) {
             out.sel = "bang";
-            return;
+            return true;
         }
         if (n == 2) {  // (selector, [atoms...]) is an anything message
             PyObject* a = PySequence_GetItem(v, 0);
             PyObject* b = PySequence_GetItem(v, 1);
             bool anything = a && b && is_str(a) && is_sequence(b);
+            bool ok = true;
             if (anything) {
-                const char* s = PyUnicode_AsUTF8(a);
-                out.sel = s ? s : "";
-                seq_to_atoms(b, out.atoms);
+                const char* s = utf8_or_raise(a);
+                ok = s && seq_to_atoms(b, out.atoms);
+                if (s) out.sel = s;
             }
             Py_XDECREF(a);
             Py_XDECREF(b);
+            if (!ok) return false;
             PyErr_Clear();
             if (anything) {
                 if (out.sel.empty()) out.sel = "list";
-                return;
+                return true;
             }
         }
         out.sel = "list";
-        seq_to_atoms(v, out.atoms);
-        return;
+        return seq_to_atoms(v, out.atoms);
     }
     could_not_convert(v);
     out.sel = "symbol";
     out.atoms.resize(1);
     out.atoms[0].is_symbol = true;
+    return true;
 }
 
 // ---------------------------------------------------------------- delivery (Pd's thread)

@@ -8,27 +8,6 @@
 #include <cmath>
 #include <cstring>
 
-// ---------------------------------------------------------------- registry (for reload)
-
-static std::mutex g_reg_m;
-static std::vector<std::weak_ptr<Host>>* g_registry = new std::vector<std::weak_ptr<Host>>();
-
-void host_register(const HostPtr& h) {
-    std::lock_guard<std::mutex> lk(g_reg_m);
-    auto& r = *g_registry;
-    r.erase(std::remove_if(r.begin(), r.end(), [](auto& w) { return w.expired(); }), r.end());
-    r.push_back(h);
-}
-
-std::vector<HostPtr> host_all_of_module(const std::string& module) {
-    std::lock_guard<std::mutex> lk(g_reg_m);
-    std::vector<HostPtr> out;
-    for (auto& w : *g_registry)
-        if (HostPtr h = w.lock())
-            if (h->alive.load() && h->module_name == module) out.push_back(h);
-    return out;
-}
-
 // ---------------------------------------------------------------- module search
 
 static void sys_path_append(const std::string& dir) {
@@ -368,18 +347,39 @@ void host_message(Host* h, int inlet, t_symbol* sel, int argc, t_atom* argv) {
         worker_spawn(h->shared_from_this(), std::move(m));
 }
 
+// The stopped calls have all ended: new calls run normally again.
+static void stop_finished(Host* h) {
+    if (h->stop_pending.exchange(false) && h->alive.load()) h->shouldexit.store(false);
+}
+
+void host_call_ended(Host* h) {
+    if (h->running.load() == 0) stop_finished(h);
+}
+
+static void stop_report(Host* h) {  // Pd's thread, `ms` after a stop
+    int n = h->running.load();
+    if (h->alive.load() && h->stop_pending.load() && n > 0)
+        pd_error(h->obj, "pyext: %s: %d detached call(s) still running %d ms after stop",
+                 h->class_name.c_str(), n, h->stop_ms);
+}
+
+// Pd's thread never waits for a worker (the worker may need Pd's thread to finish: a
+// Buffer operation, _bind): set the flag, drop what is queued, return; a clock reports
+// later whatever still runs. Order matters: stop_pending is set before running is read,
+// and host_call_ended reads stop_pending after running dropped, so one of them clears it.
 void host_stop(Host* h, int ms) {
+    h->stop_pending.store(true);
     h->shouldexit.store(true);
     worker_clear(h);
-    std::unique_lock<std::mutex> lk(h->run_m);
-    bool done = h->run_cv.wait_for(lk, std::chrono::milliseconds(ms < 0 ? 0 : ms),
-                                   [h] { return h->running.load() == 0; });
-    if (done) {
-        if (h->alive.load()) h->shouldexit.store(false);
-    } else {
-        console_postf(1, "pyext: %s: %d detached call(s) still running after stop", h->class_name.c_str(),
-                      h->running.load());
-    }
+    if (h->running.load() == 0) stop_finished(h);
+    HostPtr keep = h->shared_from_this();
+    run_on_pd([keep, ms] {
+        Host* x = keep.get();
+        if (!x->alive.load()) return;
+        if (!x->stop_clock) x->stop_clock = clock_new(x, (t_method)stop_report);
+        x->stop_ms = ms < 0 ? 0 : ms;
+        clock_delay(x->stop_clock, x->stop_ms);
+    }, false);
 }
 
 void host_free(HostPtr& hp) {
@@ -387,6 +387,10 @@ void host_free(HostPtr& hp) {
     h->alive.store(false);
     h->shouldexit.store(true);
     h->outlets_ready = false;
+    if (h->stop_clock) {
+        clock_free(h->stop_clock);
+        h->stop_clock = nullptr;
+    }
     stream_free(h);
     for (t_pd* p : h->inlet_proxies) pd_free(p);
     h->inlet_proxies.clear();

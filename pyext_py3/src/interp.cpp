@@ -13,6 +13,7 @@
 #endif
 
 thread_local bool t_in_dsp = false;
+std::atomic<int> g_pd_in_python{0};
 
 // The thread that runs Pd's scheduler: the loading thread, updated on every queue tick,
 // because with a callback audio API (-callback, JACK) the scheduler moves to the audio
@@ -99,6 +100,7 @@ PYEXT_EXPORT void py_setup(void) {
     }
     outqueue_drain();
     if (g_batch) post("py/pyext: -batch detected, all objects run synchronously");
+    buffer_protect_pd();
     pyext_obj_setup();
     py_obj_setup();
 }

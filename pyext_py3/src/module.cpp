@@ -63,11 +63,9 @@ PyObject* mod_send(PyObject*, PyObject* args) {
     OutMsg m;
     PyObject* rest = PyTuple_GetSlice(args, 1, n);
     if (!rest) return nullptr;
-    if (n == 2)
-        py_to_msg(PyTuple_GET_ITEM(rest, 0), m);
-    else
-        py_to_msg(rest, m);
+    bool ok = n == 2 ? py_to_msg(PyTuple_GET_ITEM(rest, 0), m) : py_to_msg(rest, m);
     Py_DECREF(rest);
+    if (!ok) return nullptr;
     if (on_pd_thread())
         msg_to_receiver(name, m);
     else

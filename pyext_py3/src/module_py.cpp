@@ -14,6 +14,11 @@ class Symbol(str):
 
     __slots__ = ()
 
+    def __new__(cls, name=""):
+        if not isinstance(name, str):
+            raise TypeError("Symbol() takes a str or Symbol, not %s" % type(name).__name__)
+        return str.__new__(cls, name)
+
     def __repr__(self):
         return "<Symbol %s>" % str.__str__(self)
 

@@ -74,8 +74,12 @@ static void call_and_output(t_pyobj* x, PyObject* fn, PyObject* args) {
         return;
     }
     OutMsg m;
-    py_to_msg(r, m);
+    bool ok = py_to_msg(r, m);
     Py_DECREF(r);
+    if (!ok) {
+        report_exception("py: the result cannot be sent to Pd");
+        return;
+    }
     msg_to_outlet(x->result, m);
 }
 

@@ -34,12 +34,13 @@ static PyObject* cls_outlet(PyObject* self, PyObject* args) {
     }
     OutMsg m;
     if (n == 2) {
-        py_to_msg(PyTuple_GET_ITEM(args, 1), m);
+        if (!py_to_msg(PyTuple_GET_ITEM(args, 1), m)) return nullptr;
     } else {
         PyObject* rest = PyTuple_GetSlice(args, 1, n);
         if (!rest) return nullptr;
-        py_to_msg(rest, m);
+        bool ok = py_to_msg(rest, m);
         Py_DECREF(rest);
+        if (!ok) return nullptr;
     }
     if (on_pd_thread()) {
         if (h->alive.load()) msg_to_outlet(h->outlets[index - 1], m);
@@ -94,10 +95,7 @@ static PyObject* cls_stop(PyObject* self, PyObject* args, PyObject* kw) {
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|i", (char**)kwlist, &ms)) return nullptr;
     Host* h = host_or_raise(self);
     if (!h) return nullptr;
-    HostPtr keep = h->shared_from_this();
-    Py_BEGIN_ALLOW_THREADS
-    host_stop(keep.get(), ms);
-    Py_END_ALLOW_THREADS
+    host_stop(h, ms);  // never waits
     Py_RETURN_NONE;
 }
 
@@ -121,7 +119,7 @@ static PyObject* cls_tocanvas(PyObject* self, PyObject* args) {
     Host* h = host_or_raise(self);
     if (!h) return nullptr;
     OutMsg m;
-    py_to_msg(args, m);
+    if (!py_to_msg(args, m)) return nullptr;
     if (m.sel == "list" && !m.atoms.empty() && m.atoms[0].is_symbol) {  // "obj 10 10 f" etc.
         m.sel = m.atoms[0].s;
         m.atoms.erase(m.atoms.begin());
@@ -162,7 +160,8 @@ static PyMethodDef cls_methods[] = {
     {"_bind", cls_bind, METH_VARARGS, "_bind(name, callable): receive messages sent to name"},
     {"_unbind", cls_unbind, METH_VARARGS, "_unbind(name, callable)"},
     {"_stop", (PyCFunction)(void (*)(void))cls_stop, METH_VARARGS | METH_KEYWORDS,
-     "_stop(ms=100): ask detached calls to end (sets _shouldexit) and wait up to ms"},
+     "_stop(ms=100): ask detached calls to end (sets _shouldexit, drops queued messages); "
+     "returns at once, calls still running after ms are reported"},
     {"_invec", cls_invec, METH_VARARGS, "_invec(i): input signal vector i (numpy float32)"},
     {"_outvec", cls_outvec, METH_VARARGS, "_outvec(i): output signal vector i (numpy float32)"},
     {"_sync", cls_sync, METH_NOARGS, "True if this object runs synchronously (@sync 1 or -batch)"},

@@ -29,11 +29,23 @@ void note_pd_thread();          // called from the scheduler: this is Pd's threa
 bool batch_mode();              // Pd runs with -batch (sync mode for every object)
 extern thread_local bool t_in_dsp;  // set while a perform routine runs Python
 
+// How deep Pd's thread is inside Python (Gil scopes it opened). While it is inside, Pd's
+// thread touches Pd's state only while holding the GIL: so a thread that holds the GIL
+// and sees this above 0 may touch Pd's state too (buffer.cpp), for example a thread that
+// a synchronous handler waits for.
+extern std::atomic<int> g_pd_in_python;
+
 // RAII holder of the GIL for C++ code (re-entrant, any thread).
 struct Gil {
     PyGILState_STATE st;
-    Gil() : st(PyGILState_Ensure()) {}
-    ~Gil() { PyGILState_Release(st); }
+    bool pd;
+    Gil() : st(PyGILState_Ensure()), pd(on_pd_thread_raw()) {
+        if (pd) g_pd_in_python.fetch_add(1);
+    }
+    ~Gil() {
+        if (pd) g_pd_in_python.fetch_sub(1);
+        PyGILState_Release(st);
+    }
 };
 
 // Post the current Python exception (traceback) to the console; clears it. Never exits,
@@ -66,10 +78,16 @@ struct OutMsg {
 PyObject* atom_to_py(const t_atom* a);                     // new ref, or NULL with error
 PyObject* atoms_to_tuple(int argc, const t_atom* argv);    // new ref
 // Python value to a Pd message by the rules of spec §2.5 (plus numbers by __index__ and
-// __float__). Problems are posted; the function always produces a message.
-void py_to_msg(PyObject* v, OutMsg& out);
-// Convert one Python value to an atom; false if it cannot be converted.
-bool py_to_atom(PyObject* v, OutAtom& out);
+// __float__). Values that cannot be converted are posted and become the empty symbol (as
+// in the original); complex numbers and strings that are not valid UTF-8 (lone
+// surrogates) raise instead: false with a Python exception (TypeError/UnicodeEncodeError).
+bool py_to_msg(PyObject* v, OutMsg& out);
+// Complex numbers (Python, numpy, torch): Pd has no place for the imaginary part.
+bool is_complex(PyObject* v);                        // never raises
+void complex_error(PyObject* v, const char* what);  // sets a TypeError
+// Convert one Python value to an atom: 1 done, 0 not convertible (no exception), -1 a
+// Python exception is set (a complex number, a str that is not valid UTF-8).
+int py_to_atom(PyObject* v, OutAtom& out);
 // Deliver on Pd's thread.
 void msg_to_outlet(t_outlet* o, const OutMsg& m);
 void msg_to_receiver(const std::string& name, const OutMsg& m);
@@ -110,6 +128,9 @@ bool pyclass_ready(PyObject* module);
 
 // ---------------------------------------------------------------- Buffer (buffer.cpp)
 bool buffer_ready(PyObject* module);
+// Wrap the methods of Pd's array and canvas classes that reallocate or free arrays, so
+// that exported views are moved aside first (Pd's thread, at load time).
+void buffer_protect_pd();
 
 // ---------------------------------------------------------------- hosts (host.cpp)
 struct InMsg {
@@ -155,9 +176,10 @@ struct Host : std::enable_shared_from_this<Host> {
     std::atomic<int> sync_attr{-1};  // -1: automatic (sync under -batch), 0 or 1: @sync
     std::atomic<bool> respond{false};
     std::atomic<int> running{0};   // detached calls in progress
+    std::atomic<bool> stop_pending{false};  // stop sent: clear shouldexit when running is 0
     std::atomic<bool> torn_down{false};
-    std::mutex run_m;
-    std::condition_variable run_cv;  // signalled when running drops
+    t_clock* stop_clock = nullptr;   // Pd's thread: reports calls still running after stop
+    int stop_ms = 0;
     Worker* worker = nullptr;        // heap, created on first detached message
     Stream* stream = nullptr;        // pyext~ streaming state
 
@@ -188,10 +210,11 @@ bool host_control(Host* h, t_symbol* sel, int argc, t_atom* argv);
 void host_apply_attrs(Host* h, int argc, t_atom* argv);  // "@name value..." groups
 void host_free(HostPtr& h);     // Pd's thread: the Pd object goes away
 void host_teardown(Host* h);    // once, GIL held: Python side goes away
-void host_register(const HostPtr& h);
-std::vector<HostPtr> host_all_of_module(const std::string& module);
 void attr_out(Host* h, const char* sel, int argc, t_atom* argv);  // Pd's thread
-void host_stop(Host* h, int ms);  // set shouldexit, wait for detached calls
+// stop: set shouldexit and drop queued messages, never waiting (any thread); shouldexit is
+// cleared when the running calls have ended; calls still running after ms are reported.
+void host_stop(Host* h, int ms);
+void host_call_ended(Host* h);  // a detached call returned (any thread)
 
 // ---------------------------------------------------------------- workers (worker.cpp)
 void worker_post(const HostPtr& h, InMsg&& m);   // Pd's thread, never takes the GIL
@@ -215,4 +238,4 @@ HostPtr* host_of(t_object* o);  // pyext_obj.cpp
 void stream_dsp(Host* h, t_signal** sp);   // pyext~ dsp method
 void stream_free(Host* h);
 PyObject* stream_vec(Host* h, int index, bool out);  // _invec/_outvec (GIL held)
-void stream_report(Host* h);                         // latency/underruns to attr outlet
+bool stream_report(Host* h);  // latency/underruns to attr outlet; false if not streaming now

@@ -164,7 +164,6 @@ static void* pyext_new(t_symbol* s, int argc, t_atom* argv) {
     }
     make_inlets_outlets(x, h);
     host_apply_attrs(h, argc - p.attrs_begin, argv + p.attrs_begin);
-    host_register(*x->host);
     call_init_hook(h);
     return x;
 }

@@ -327,9 +327,9 @@ PyObject* stream_vec(Host* h, int index, bool out) {
     return a;
 }
 
-void stream_report(Host* h) {
+bool stream_report(Host* h) {
     Stream* s = h->stream;
-    if (!s || !s->st || !h->attr_outlet) return;
+    if (!s || !s->st || !h->attr_outlet) return false;
     t_atom a;
     SETFLOAT(&a, (t_float)s->st->latency);
     outlet_anything(h->attr_outlet, gensym("latency"), 1, &a);
@@ -340,4 +340,5 @@ void stream_report(Host* h) {
         s->reported = u;
         pd_error(h->obj, "pyext~: %s: %llu underrun(s) so far", h->class_name.c_str(), (unsigned long long)u);
     }
+    return true;
 }

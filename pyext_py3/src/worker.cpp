@@ -16,11 +16,8 @@ struct Worker {
 Host::~Host() { delete worker; }
 
 static void call_done(Host* h) {
-    {
-        std::lock_guard<std::mutex> lk(h->run_m);
-        h->running.fetch_sub(1);
-    }
-    h->run_cv.notify_all();
+    h->running.fetch_sub(1);
+    host_call_ended(h);
 }
 
 static void worker_main(HostPtr h) {

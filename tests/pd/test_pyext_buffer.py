@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from pyext_patch import Patch
+from pyext_patch import QUIT, Patch
 
 pytestmark = pytest.mark.pd
 
@@ -55,3 +55,75 @@ def test_buffer_course_style(run):
     assert r.printed("SIZE") == ["1000"]
     want = [math.sin(math.pi * i / 999) for i in (0, 1, 3)]
     assert [float(v) for v in r.printed("TAB")] == pytest.approx(want, abs=1e-5)
+
+
+BIG = 100_000  # 800 kB of t_word: malloc maps it, so writing freed memory faults at once
+
+# Pd-side changes to an array while a numpy view of it is alive: (setup, message, target)
+PD_SIDE = {
+    "resize message": ("\\; big resize 200000", None),
+    "array size": ("200000", "array size big"),
+    "soundfiler read -resize": ("read -resize small.wav big", "soundfiler"),
+    "sinesum": ("\\; big sinesum 64 1", None),
+    "properties dialog": ("\\; big arraydialog big 50 0 0", None),
+    "dialog delete": ("\\; big arraydialog big 100 0 1", None),
+    "clear subpatch": ("\\; pd-sub clear", None),
+}
+
+
+@pytest.mark.parametrize("change", list(PD_SIDE))
+def test_view_survives_pd_side_resize_and_delete(run, change):
+    """A view kept across a change made by Pd keeps valid memory, detached from the array."""
+    text, target = PD_SIDE[change]
+    p = Patch()
+    p.lines.append("#N canvas 0 0 300 200 sub 0;")
+    p.lines.append("#N canvas 0 0 450 300 (subpatch) 0;")
+    p.lines.append(f"#X array big {BIG} float 0;")
+    p.lines.append(f"#X coords 0 1 {BIG} -1 200 140 1;")
+    p.lines.append("#X restore 10 10 graph;")
+    p.lines.append("#X restore 400 10 pd sub;")
+    p.count += 1
+    p.array("small", 10)
+    keep = p.obj("pyext buffers Keep")
+    sf = p.obj("soundfiler")
+    steps = [("write small.wav small", sf, 0), ("keep big", keep, 1)]
+    if target == "soundfiler":
+        steps.append((text, sf, 0))
+    elif target:
+        steps.append((text, p.obj(target), 0))
+    else:
+        steps.append((text, -1, 0))
+    p.sequence(*steps, ("poke big", keep, 1), QUIT)
+    r = run(p).check()
+    assert f"KEPT {BIG}" in r.lines
+    assert f"POKED {BIG} 7.0" in r.lines
+    after = [line for line in r.lines if line.startswith("AFTER")]
+    if change in ("dialog delete", "clear subpatch"):
+        assert after == ["AFTER gone"]
+    else:
+        _, n, _, peak = after[0].split()
+        assert int(n) != BIG and float(peak) < 7.0  # the new array did not get the 7s
+
+
+def test_buffer_limits_raise_without_changing_the_array(run):
+    p = Patch()
+    p.array("lim", 10)
+    obj = p.obj("pyext buffers Limits")
+    p.sequence(("limits lim", obj, 1), QUIT)
+    r = run(p).check()
+    got = {line.split()[1]: line.split()[2:] for line in r.lines if line.startswith("LIMIT")}
+    unchanged = ["10", "0.5", "0.5"]
+    assert got == {
+        "resize_2**32+10": ["OverflowError", *unchanged],
+        "resize_2**31": ["OverflowError", *unchanged],
+        "resize_2**28": ["OverflowError", *unchanged],
+        "resize_2**70": ["OverflowError", *unchanged],
+        "write_empty": ["ValueError", *unchanged],
+        "write_empty_array": ["ValueError", *unchanged],
+        "item_complex": ["TypeError", *unchanged],
+        "item_np_complex64": ["TypeError", *unchanged],
+        "slice_complex": ["TypeError", *unchanged],
+        "slice_complex_list": ["TypeError", *unchanged],
+        "write_complex": ["TypeError", *unchanged],
+    }
+    assert not [line for line in r.lines if "ComplexWarning" in line]

@@ -89,3 +89,40 @@ def test_bundle_tocanvas_priority(run):
     assert "BUNDLE bundle already sent" in r.lines
     assert r.printed("DYN") == ["5"]
     assert "PRIORITY ok" in r.lines
+
+
+STRICT = {  # key: the exception the value must raise instead of being sent mangled
+    "surrogate": "UnicodeEncodeError",
+    "surrogate_selector": "UnicodeEncodeError",
+    "surrogate_in_list": "UnicodeEncodeError",
+    "surrogate_send": "UnicodeEncodeError",
+    "complex": "TypeError",
+    "complex_real": "TypeError",
+    "np_complex64": "TypeError",
+    "np_complex_array": "TypeError",
+    "complex_in_list": "TypeError",
+    "torch_complex": "TypeError",
+    "complex_send": "TypeError",
+    "symbol_int": "TypeError",
+    "symbol_bytes": "TypeError",
+}
+
+
+def test_values_pd_cannot_hold_raise(run):
+    """Lone surrogates, complex numbers and non-str symbols raise; nothing reaches Pd."""
+    p = Patch()
+    obj = p.obj("pyext convert Strict")
+    pr = p.obj("print OUT")
+    p.connect(obj, 0, pr, 0)
+    recv, pr3 = p.obj("r recv3"), p.obj("print RECV")
+    p.connect(recv, 0, pr3, 0)
+    p.sequence(*[("bad " + key, obj, 1) for key in STRICT], QUIT)
+    r = run(p).check()
+    raised = {line.split()[1]: line.split()[2] for line in r.lines if line.startswith("RAISED")}
+    assert raised == STRICT, [line for line in r.lines if line.startswith(("RAISED", "SENT"))]
+    assert r.printed("OUT") == [] and r.printed("RECV") == []
+    assert not [line for line in r.lines if "ComplexWarning" in line]
+    messages = [line for line in r.lines if line.startswith("RAISED")]
+    assert any("surrogates not allowed" in m for m in messages)
+    assert any("complex value (complex) cannot be sent to Pd" in m for m in messages)
+    assert "RAISED symbol_int TypeError Symbol() takes a str or Symbol, not int" in r.lines

@@ -16,7 +16,7 @@ def test_reload_and_reload_dot(run):
     p.sequence(
         ("bang", a, 1),
         ("rewrite", a, 1),
-        ("reload 5 6", a, 0),   # new args for a; every object of the module is re-created
+        ("reload 5 6", a, 0),   # new code and args for a (only a is re-created)
         ("bang", a, 1),
         ("bang", b, 1),
         ("reload.", a, 0),      # keeps the args
@@ -27,8 +27,30 @@ def test_reload_and_reload_dot(run):
     )
     r = run(p).check()
     assert r.printed("A") == ["v 1 2 1 2", "v 22 2 5 6", "v 22 2 5 6", "v 22 0"]
-    assert r.printed("B") == ["v 22 1 9"]
-    assert r.lines.count("DEL 1") == 2  # _del of both old instances ran before re-creation
+    assert r.printed("B") == ["v 22 1 9"]  # b's old instance reads the reloaded globals
+    # _del of a's old instances ran before each re-creation; b was never re-created
+    assert [line for line in r.lines if line.startswith("DEL")] == [
+        "DEL 1 1 2", "DEL 22 5 6", "DEL 22 5 6"]
+
+
+def test_reload_recreates_only_the_receiving_object(run):
+    """Other objects of the module keep their instance and its state (a loaded model)."""
+    p = Patch()
+    a = p.obj("pyext reloadme R 1")
+    b = p.obj("pyext reloadme R 2")
+    pa, pb = p.obj("print A"), p.obj("print B")
+    p.connect(a, 0, pa, 0)
+    p.connect(b, 0, pb, 0)
+    p.sequence(
+        ("tick", a, 1), ("tick", b, 1), ("tick", b, 1), ("tick", b, 1),
+        ("rewrite", a, 1), ("reload.", a, 0),
+        ("state", a, 1), ("state", b, 1),
+        QUIT,
+    )
+    r = run(p).check()
+    assert r.printed("A") == ["state 0 22 22"]  # new instance of the new class
+    assert r.printed("B") == ["state 3 1 1"]    # same instance, same (old) class, state kept
+    assert [line for line in r.lines if line.startswith("DEL")] == ["DEL 1 1"]
 
 
 def test_failed_reload_is_reported_and_recoverable(run):

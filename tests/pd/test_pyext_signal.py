@@ -1,7 +1,7 @@
 """pyext~: classic _signal processing and the streaming (chunked, ring-buffered) extension."""
 
 import pytest
-from pyext_patch import Patch
+from pyext_patch import QUIT, Patch
 
 pytestmark = pytest.mark.pd
 
@@ -92,3 +92,24 @@ def test_streaming_latency_attribute(run):
     r = run(p, batch=False).check()
     assert r.printed("ATTR")[0] == "latency 2304"
     assert "BLOCKS good>0 1 bad 0" in r.lines
+
+
+def test_latency_queries_answer_on_objects_that_do_not_stream(run):
+    p = Patch()
+    msg = p.obj("pyext dispatch Full")
+    classic = p.obj("pyext~ 0 0 1 1 signals Gain")
+    streaming = p.obj("pyext~ signals Identity")  # DSP stays off
+    attrs = p.obj("print ATTR")
+    for o, n in ((msg, 1), (classic, 1), (streaming, 2)):
+        p.connect(o, n, attrs, 0)
+    p.sequence(("getlatency", msg, 0), ("getunderruns", classic, 0),
+               ("getlatency", streaming, 0), QUIT)
+    r = run(p).check()
+    assert r.printed("ATTR") == []
+    errors = [line for line in r.lines if "getlatency" in line or "getunderruns" in line]
+    why = "this object does not stream (only [pyext~] classes with _chunk and process() do)"
+    assert errors == [
+        f"error: pyext: Full: getlatency: {why}",
+        f"error: pyext~: Gain: getunderruns: {why}",
+        "error: pyext~: Identity: getlatency: not streaming yet (switch DSP on)",
+    ]

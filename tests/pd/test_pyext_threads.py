@@ -104,7 +104,7 @@ def test_quit_with_python_threads_running(run):
     assert "THREAD STARTED" in r.lines
 
 
-def test_stop_sets_shouldexit_and_waits(run):
+def test_stop_sets_shouldexit_then_clears_it(run):
     p = Patch()
     obj = p.obj("pyext threads Slow 1 @detach 1")
     d1, d2 = p.obj("delay 400"), p.obj("delay 900")
@@ -113,17 +113,62 @@ def test_stop_sets_shouldexit_and_waits(run):
     p.connect(stop, 0, obj, 0)
     p.connect(d2, 0, again, 0)
     p.connect(again, 0, obj, 1)
-    d3 = p.obj("delay 1400")
+    d3, d4 = p.obj("delay 1400"), p.obj("delay 1900")
     stop2 = p.msg("stop 3000")
     p.connect(d3, 0, stop2, 0)
     p.connect(stop2, 0, obj, 0)
-    p.connect(stop2, 0, q, 0)
-    p.sequence(("bang", obj, 1), ("bang", d1, 0), ("bang", d2, 0), ("bang", d3, 0))
+    p.connect(d4, 0, q, 0)  # stop returns at once: give the handler time to see it
+    p.sequence(("bang", obj, 1), ("bang", d1, 0), ("bang", d2, 0), ("bang", d3, 0),
+               ("bang", d4, 0))
     r = run(p, batch=False, timeout_s=30).check()
     # stop ended the first call; _shouldexit was reset, so the second call ran (and stopped)
     assert [l for l in r.lines if l in ("START", "SAW SHOULDEXIT", "FINISHED")] == [
         "START", "SAW SHOULDEXIT", "START", "SAW SHOULDEXIT"]
     assert "still running after stop" not in r.output
+
+
+def test_stop_never_blocks_pd_while_the_handler_needs_pd(run):
+    """A handler writing an array when stopped needs Pd's thread for its last write: stop
+    must not wait for it (it used to, until its timeout: Pd stalled, and the call was
+    reported as still running)."""
+    p = Patch()
+    p.array("stoparr", 10)
+    obj = p.obj("pyext threads WriteUntilStopped @detach 1")
+    d1, d2 = p.obj("delay 300"), p.obj("delay 1500")
+    stop, q = p.msg("stop 1000"), p.msg("\\; pd quit")
+    p.connect(d1, 0, stop, 0)
+    p.connect(stop, 0, obj, 0)
+    p.connect(d2, 0, q, 0)
+    p.sequence(("bang", obj, 1), ("bang", d1, 0), ("bang", d2, 0))
+    r = run(p, batch=False, timeout_s=30).check()
+    assert "LOOP START" in r.lines and "LOOP STOPPED 1" in r.lines
+    assert "still running" not in r.output
+
+
+def test_stop_reports_calls_still_running_later(run):
+    p = Patch()
+    obj = p.obj("pyext threads Slow 0 @detach 1")  # ignores _shouldexit
+    d1, d2 = p.obj("delay 100"), p.obj("delay 600")
+    stop, q = p.msg("stop 200"), p.msg("\\; pd quit")
+    p.connect(d1, 0, stop, 0)
+    p.connect(stop, 0, obj, 0)
+    p.connect(d2, 0, q, 0)
+    p.sequence(("bang", obj, 1), ("bang", d1, 0), ("bang", d2, 0))
+    r = run(p, batch=False, timeout_s=30).check()
+    assert "START" in r.lines and "FINISHED" not in r.lines
+    assert "error: pyext: Slow: 1 detached call(s) still running 200 ms after stop" in r.lines
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "realtime"])
+def test_handler_joining_a_thread_that_uses_a_buffer(run, batch):
+    """Element access from a thread takes Pd's lock, unless Pd's thread is inside Python
+    (here: waiting in join), where the GIL already keeps them apart: no deadlock."""
+    p = Patch()
+    p.array("joinarr", 100)
+    obj = p.obj("pyext threads JoinBufferThread")
+    p.sequence(("bang", obj, 1), QUIT)
+    r = run(p, batch=batch, timeout_s=30).check()
+    assert "JOINED [5049.0]" in r.lines
 
 
 def test_detach_2_calls_overlap(run):

@@ -44,3 +44,57 @@ class Buf(pyext._class):
         b[:] = x
         b.dirty()
         self._outlet(1, "done", [])
+
+
+class Keep(pyext._class):
+    """keep <name>: hold a numpy view of the array; poke <name>: write through the old view
+    (after Pd resized or deleted the array), then show what the array holds now."""
+
+    _inlets = 1
+
+    def keep_1(self, name):
+        b = pyext.Buffer(name)
+        b[:] = 1.0
+        self.view = np.asarray(b)
+        print("KEPT", len(self.view))
+
+    def poke_1(self, name):
+        self.view[:] = 7.0                    # Pd moved the array: valid, detached memory
+        print("POKED", len(self.view), float(self.view[-1]))
+        try:
+            b = pyext.Buffer(name)
+            print("AFTER", len(b), b[0], float(np.asarray(b).max()))
+        except ValueError:
+            print("AFTER gone")
+        del self.view                         # the last view: the old memory is freed
+
+
+class Limits(pyext._class):
+    """limits <name>: sizes Pd cannot hold, empty writes and complex values must raise
+    without changing the array; prints '<case> <exception> <len after>'."""
+
+    _inlets = 1
+
+    def limits_1(self, name):
+        b = pyext.Buffer(name)
+        b[:] = 0.5
+        cases = [
+            ("resize_2**32+10", lambda: b.resize(2**32 + 10)),
+            ("resize_2**31", lambda: b.resize(2**31)),
+            ("resize_2**28", lambda: b.resize(2**28)),
+            ("resize_2**70", lambda: b.resize(2**70)),
+            ("write_empty", lambda: b.write([])),
+            ("write_empty_array", lambda: b.write(np.zeros(0, dtype=np.float32))),
+            ("item_complex", lambda: b.__setitem__(0, 1 + 2j)),
+            ("item_np_complex64", lambda: b.__setitem__(0, np.complex64(1 + 2j))),
+            ("slice_complex", lambda: b.__setitem__(slice(0, 2), np.array([1j, 2j]))),
+            ("slice_complex_list", lambda: b.__setitem__(slice(0, 2), [1.0, 1j])),
+            ("write_complex", lambda: b.write(np.ones(3, dtype=np.complex64))),
+        ]
+        for case, fn in cases:
+            try:
+                fn()
+                outcome = "none"
+            except Exception as e:  # noqa: BLE001 - the test reads the type
+                outcome = type(e).__name__
+            print("LIMIT", case, outcome, len(b), b[0], b[1])

@@ -105,3 +105,34 @@ class Extras(pyext._class):
     def prio_1(self):
         pyext._priority(0)
         print("PRIORITY ok")
+
+
+BAD_VALUES = {
+    "surrogate": lambda self: self._outlet(1, "\udcff"),
+    "surrogate_selector": lambda self: self._outlet(1, "\udcff", [1, 2]),
+    "surrogate_in_list": lambda self: self._outlet(1, ["ok", "\ud800"]),
+    "surrogate_send": lambda self: pyext._send("recv3", "a", "\udcff"),
+    "complex": lambda self: self._outlet(1, 1 + 2j),
+    "complex_real": lambda self: self._outlet(1, complex(3, 0)),
+    "np_complex64": lambda self: self._outlet(1, np.complex64(1 + 2j)),
+    "np_complex_array": lambda self: self._outlet(1, np.array([1, 2j])),
+    "complex_in_list": lambda self: self._outlet(1, "peak", [1, 2 + 1j]),
+    "torch_complex": lambda self: self._outlet(1, torch.tensor(1 + 2j)),
+    "complex_send": lambda self: pyext._send("recv3", np.complex128(1j)),
+    "symbol_int": lambda self: pyext.Symbol(5),
+    "symbol_bytes": lambda self: pyext.Symbol(b"x"),
+}
+
+
+class Strict(pyext._class):
+    """bad <key>: try to send a value Pd cannot hold; prints RAISED <type> or SENT."""
+
+    _inlets = 1
+    _outlets = 1
+
+    def bad_1(self, key):
+        try:
+            BAD_VALUES[str(key)](self)
+            print("SENT", key)
+        except Exception as e:  # noqa: BLE001 - the test reads the type and message
+            print("RAISED", key, type(e).__name__, str(e).splitlines()[0][:120])

@@ -113,3 +113,45 @@ class HoldGil(pyext._class):
         print("REGEX START")
         re.match(r"(a+)+$", "a" * 34 + "b")
         print("REGEX DONE")
+
+
+class WriteUntilStopped(pyext._class):
+    """bang <array>: write the array (each write is handed over to Pd's thread) until stop;
+    after seeing _shouldexit, one last write (the final result), then return."""
+
+    _inlets = 1
+
+    def bang_1(self):
+        b = pyext.Buffer("stoparr")
+        print("LOOP START")
+        n = 0
+        while True:
+            stopping = self._shouldexit
+            b[:] = n
+            n += 1
+            if stopping:
+                break
+        print("LOOP STOPPED", int(n > 1))
+
+
+class JoinBufferThread(pyext._class):
+    """bang: a synchronous handler starts a thread that uses a Buffer element by element
+    and makes a numpy view, and waits for it (join): no deadlock on Pd's lock."""
+
+    _inlets = 1
+
+    def bang_1(self):
+        import numpy as np
+
+        result = []
+
+        def work():
+            b = pyext.Buffer("joinarr")
+            for i in range(len(b)):
+                b[i] = i
+            result.append(float(np.asarray(b).sum()) + b[len(b) - 1])
+
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+        print("JOINED", result)
