@@ -127,20 +127,37 @@ void schedule_redraw(BufferObject* b) {
     });
 }
 
-// Pd's thread: move exported memory aside before Pd reallocates or frees it.
-void detach_exported(t_garray* g) {
+std::atomic<bool> g_dsp_fix_pending{false};
+
+// Pd's thread: move exported memory aside before Pd reallocates or frees it. The views
+// keep the old memory; Pd goes on with a copy (or, when the array is being freed, with
+// one element it frees at once). DSP objects ([tabread~], [tabplay~]...) may still hold
+// the old pointer: Pd refreshes them after a resize or deletion, but not when the
+// reallocation we expected does not come (a "bounds" message alone), so DSP is
+// rebuilt on our next queue tick, and the old memory is freed only after that (its free
+// is queued behind, in the same FIFO).
+void detach_exported(t_garray* g, bool freeing = false) {
     if (g_live_exports.load() == 0) return;
     t_array* a = garray_getarray(g);
     if (!a || !a->a_vec) return;
-    std::lock_guard<std::mutex> lk(g_exp_m);
-    auto it = g_exports->find(a->a_vec);
-    if (it == g_exports->end() || it->second.count == 0 || it->second.orphaned) return;
-    size_t bytes = (size_t)a->a_n * a->a_elemsize;
-    char* copy = (char*)getbytes(bytes ? bytes : 1);
-    memcpy(copy, a->a_vec, bytes);
-    it->second.orphaned = true;
-    it->second.bytes = bytes;
-    a->a_vec = copy;
+    {
+        std::lock_guard<std::mutex> lk(g_exp_m);
+        auto it = g_exports->find(a->a_vec);
+        if (it == g_exports->end() || it->second.count == 0 || it->second.orphaned) return;
+        size_t bytes = (size_t)a->a_n * a->a_elemsize;
+        if (freeing) bytes = a->a_elemsize;  // Pd frees the array right away: keep it small
+        char* copy = (char*)getbytes(bytes ? bytes : 1);
+        if (!freeing) memcpy(copy, a->a_vec, bytes);
+        it->second.orphaned = true;
+        it->second.bytes = (size_t)a->a_n * a->a_elemsize;
+        a->a_vec = copy;
+        if (freeing) a->a_n = 1;
+    }
+    if (!g_dsp_fix_pending.exchange(true))
+        defer_on_pd([] {
+            g_dsp_fix_pending.store(false);
+            canvas_update_dsp();  // nothing when DSP is off
+        });
 }
 
 void detach_glist(t_glist* gl) {
@@ -150,8 +167,9 @@ void detach_glist(t_glist* gl) {
 }
 
 void resize_on_pd(t_garray* g, long frames, bool keep) {
-    detach_exported(g);
-    garray_resize_long(g, frames < 1 ? 1 : frames);
+    if (frames < 1) frames = 1;
+    if (frames != garray_npoints(g)) detach_exported(g);  // the same size changes nothing
+    garray_resize_long(g, frames);
     if (!keep) {
         int n;
         t_word* vec;
@@ -203,7 +221,7 @@ void w_garray_cosinesum(t_garray* x, t_symbol* s, int argc, t_atom* argv) {
 }
 
 void w_garray_free(t_garray* x) {
-    detach_exported(x);
+    detach_exported(x, true);
     ((FreeFn)g_garray_free)(x);
 }
 
@@ -545,7 +563,10 @@ void buf_releasebuffer(BufferObject* self, Py_buffer* view) {
     auto it = g_exports->find(vec);
     if (it == g_exports->end()) return;
     if (--it->second.count == 0) {
-        if (it->second.orphaned) freebytes(vec, it->second.bytes ? it->second.bytes : 1);
+        if (it->second.orphaned) {  // on Pd's thread, after a DSP rebuild queued before
+            size_t bytes = it->second.bytes ? it->second.bytes : 1;
+            defer_on_pd([vec, bytes] { freebytes(vec, bytes); });
+        }
         g_exports->erase(it);
         g_live_exports.fetch_sub(1);
     }

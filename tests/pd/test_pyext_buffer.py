@@ -127,3 +127,33 @@ def test_buffer_limits_raise_without_changing_the_array(run):
         "write_complex": ["TypeError", *unchanged],
     }
     assert not [line for line in r.lines if "ComplexWarning" in line]
+
+
+def test_dsp_readers_never_see_the_memory_of_a_released_view(run):
+    """A 'bounds' message moves a viewed array aside without Pd reallocating it, so Pd
+    does not refresh [tabread~]'s pointer itself; once the view is gone and its memory
+    freed, [tabread~] must be reading the array's new memory, not the freed one."""
+    p = Patch()
+    p.lines.append("#N canvas 0 0 300 200 sub 0;")
+    p.lines.append("#N canvas 0 0 450 300 (subpatch) 0;")
+    p.lines.append(f"#X array big {BIG} float 0;")
+    p.lines.append(f"#X coords 0 1 {BIG} -1 200 140 1;")
+    p.lines.append("#X restore 10 10 graph;")
+    p.lines.append("#X restore 400 10 pd sub;")
+    p.count += 1
+    keep = p.obj("pyext buffers Keep")
+    index, read, snap, pr = (p.obj(x) for x in ("sig~ 5", "tabread~ big", "snapshot~",
+                                                 "print SNAP"))
+    p.connect(index, 0, read, 0)
+    p.connect(read, 0, snap, 0)
+    p.connect(snap, 0, pr, 0)
+    d, t, q = p.obj("delay 50"), p.obj("t b b"), p.msg("\\; pd quit")
+    p.connect(d, 0, t, 0)
+    p.connect(t, 1, snap, 0)
+    p.connect(t, 0, q, 0)
+    p.sequence(("\\; pd dsp 1", -1, 0), ("keep big", keep, 1),
+               (f"\\; big bounds 0 1 {BIG - 1} -1", -1, 0), ("poke big", keep, 1),
+               ("bang", d, 0))
+    r = run(p).check()
+    assert f"POKED {BIG} 7.0" in r.lines
+    assert r.printed("SNAP") == ["1"]
