@@ -3,13 +3,14 @@
 //
 // Safety rules:
 //  - The array is looked up by name on every access, never cached.
-//  - Element access (len, b[i], b[i] = x) and the export of a view read Pd's state under
-//    Pd's lock (with_pd below): directly on Pd's thread; on another thread with
-//    sys_trylock, or else with the GIL released before waiting in sys_lock, so that no
-//    thread ever waits for Pd's lock while holding the GIL. Pd's batch scheduler takes
-//    no lock, so under -batch the access is handed over to Pd's thread instead.
-//  - Structural operations (lookup at construction, resize, slice assignment, write,
-//    redraw) run on Pd's thread; a worker hands them over and waits with the GIL released.
+//  - Lookup (construction), element access (len, b[i], b[i] = x), slice assignment and
+//    the export of a view touch Pd's state only with Pd's lock (with_pd below): at once
+//    on Pd's thread or while Pd's thread is parked inside Python; on another thread with
+//    sys_trylock, retried with the GIL released, so that no thread ever waits for Pd's
+//    lock while holding the GIL. Pd's batch scheduler takes no lock, so under -batch the
+//    access is handed over to Pd's thread instead.
+//  - Resizing (resize, write) and redraws run on Pd's thread; a worker hands them over
+//    and waits with the GIL released.
 //  - Memory exported to views is counted. Before anything reallocates or frees an array
 //    whose memory is exported, the array is moved onto a fresh copy (detach_exported):
 //    old views keep valid (detached) memory, freed when the last view is released. This
@@ -19,6 +20,8 @@
 //    array or the patch holding it) and for the "bounds" message that Pd's
 //    garray_resize_long sends to an array's graph just before reallocating when the array
 //    is alone in its graph ([array size], [soundfiler] read -resize, externals).
+//    Not covered: garray_resize_long on an array that shares its graph with other
+//    objects, and plot point editing (alt-click) in the GUI.
 #include "pyext.hpp"
 
 #include <g_canvas.h>

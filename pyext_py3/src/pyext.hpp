@@ -2,9 +2,13 @@
 //
 // Threading rules used throughout (see docs/pyext.md):
 //  - "Pd's thread" is the thread that ran py_setup (the scheduler thread with -nosound/-batch).
-//  - Pd state (outlets, symbols, arrays, console) is touched only on Pd's thread. Other
-//    threads hand work over through the outbound queue (outqueue.cpp).
-//  - Lock order: Pd's lock before the GIL. We never call sys_lock at all.
+//  - Pd state (outlets, symbols, arrays, console) is touched only on Pd's thread, with
+//    one exception: Buffer element access and views (buffer.cpp) from other threads,
+//    under Pd's lock. Other threads hand work over through the outbound queue
+//    (outqueue.cpp).
+//  - Lock order: Pd's lock before the GIL. Only buffer.cpp takes Pd's lock, from other
+//    threads, and never waits for it while holding the GIL (sys_trylock, then retries
+//    with the GIL released).
 #pragma once
 
 #define PY_SSIZE_T_CLEAN
