@@ -26,9 +26,9 @@ for wav in (short, long_):
 """
 SAMPLE_RATE = 16000
 SHORT_S, LONG_S = 5.0, 150.0
-# Before blocked processing the long file added about 220 MB here (whole-signal STFT,
-# phases, noise and FFTs); now a few MB of feature arrays.
-MAX_GROWTH_MB = 50.0
+# Before blocked processing the long file added about 220 MiB here (whole-signal STFT,
+# phases, noise and FFTs); now a few MiB of feature arrays.
+MAX_GROWTH_MIB = 50.0
 
 
 def quiet_tone(duration_s: float) -> np.ndarray:
@@ -47,5 +47,5 @@ def test_peak_memory_does_not_grow_with_input_length(tiny_checkpoint: Path,
     assert result.returncode == 0, result.stderr[-2000:]
     peaks = [int(line.split()[1]) for line in result.stdout.splitlines()
              if line.startswith("PEAK")]
-    growth_mb = (peaks[1] - peaks[0]) / 1024
-    assert growth_mb < MAX_GROWTH_MB, f"peak RSS grew {growth_mb:.0f} MB for {LONG_S:g} s"
+    growth_mib = (peaks[1] - peaks[0]) / 1024
+    assert growth_mib < MAX_GROWTH_MIB, f"peak RSS grew {growth_mib:.0f} MiB for {LONG_S:g} s"
