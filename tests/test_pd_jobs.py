@@ -74,7 +74,7 @@ def test_status_answers_while_generating_and_stop_ends_it(threaded, tmp_path):
 
 def test_stop_into_the_control_inlet_ends_the_job(threaded, tmp_path):
     obj = start_long_generation(tmp_path)
-    standin._state(obj).should_exit = True  # `stop` into inlet 0 while the job runs
+    standin.stop(obj)  # into inlet 0: _shouldexit is cleared at once (no handler runs)
     wait_for(lambda: "error generate stopped" in standin.outputs(obj, clear=False), 10)
 
 

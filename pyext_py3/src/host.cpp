@@ -368,6 +368,7 @@ static void stop_report(Host* h) {  // Pd's thread, `ms` after a stop
 // later whatever still runs. Order matters: stop_pending is set before running is read,
 // and host_call_ended reads stop_pending after running dropped, so one of them clears it.
 void host_stop(Host* h, int ms) {
+    h->stop_count.fetch_add(1);  // before shouldexit, which may be cleared again at once
     h->stop_pending.store(true);
     h->shouldexit.store(true);
     worker_clear(h);

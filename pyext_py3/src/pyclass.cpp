@@ -140,6 +140,13 @@ static PyObject* get_shouldexit(PyObject* self, void*) {
     return PyBool_FromLong(!h || h->shouldexit.load() || !h->alive.load());
 }
 
+// _shouldexit is cleared as soon as the stopped calls have returned, which a thread that
+// Python code started may never see; the count of stops never goes back.
+static PyObject* get_stopcount(PyObject* self, void*) {
+    Host* h = ((PyExtBase*)self)->host;
+    return PyLong_FromUnsignedLong(h ? h->stop_count.load() : 0);
+}
+
 static PyObject* get_canvas_dir(PyObject* self, void*) {
     Host* h = ((PyExtBase*)self)->host;
     if (!h) Py_RETURN_NONE;
@@ -173,6 +180,8 @@ static PyMethodDef cls_methods[] = {
 
 static PyGetSetDef cls_getset[] = {
     {"_shouldexit", get_shouldexit, nullptr, "True after stop or once the Pd object is gone"},
+    {"_stopcount", get_stopcount, nullptr,
+     "how many times stop (or _stop) was sent: threads of the object's own compare it"},
     {"_canvas_dir", get_canvas_dir, nullptr, "directory of the patch containing the object"},
     {"_isthreaded", get_isthreaded, nullptr, "True: detached calls are supported"},
     {"_this", get_this, nullptr, "private: the C host pointer"},

@@ -180,6 +180,7 @@ struct Host : std::enable_shared_from_this<Host> {
     std::atomic<int> sync_attr{-1};  // -1: automatic (sync under -batch), 0 or 1: @sync
     std::atomic<bool> respond{false};
     std::atomic<int> running{0};   // detached calls in progress
+    std::atomic<unsigned> stop_count{0};   // stops so far: Python threads compare it
     std::atomic<bool> stop_pending{false};  // stop sent: clear shouldexit when running is 0
     std::atomic<bool> torn_down{false};
     t_clock* stop_clock = nullptr;   // Pd's thread: reports calls still running after stop

@@ -77,6 +77,33 @@ def atom_to_python(atom: Atom) -> int | float | Symbol:
     return x
 
 
+MAX_ARRAY_FRAMES = 268_435_455
+"""The most frames a Pd array holds (Pd computes byte sizes as int)."""
+
+
+def is_complex(v: Any) -> bool:
+    """Whether ``v`` is a complex number, or a numpy array or torch tensor of them."""
+    if isinstance(v, complex):
+        return True
+    dtype = getattr(v, "dtype", None)
+    if dtype is None:
+        return False
+    return getattr(dtype, "kind", None) == "c" or bool(getattr(dtype, "is_complex", False))
+
+
+def refuse_complex(v: Any, what: str) -> None:
+    """Raise TypeError for complex values, as the external does: Pd has real numbers only."""
+    if is_complex(v):
+        raise TypeError(f"complex value ({type(v).__name__}) cannot be {what}: Pd has real "
+                        "numbers only; send .real, .imag or abs() of it")
+
+
+def pd_symbol(text: str) -> str:
+    """``text`` as a Pd symbol; a lone surrogate raises UnicodeEncodeError, as in Pd."""
+    text.encode("utf-8")
+    return str(text)
+
+
 def _is_sequence(v: Any) -> bool:
     """Lists, tuples, bytes, ``array.array`` and 1-D arrays/tensors (not strings)."""
     if isinstance(v, str):
@@ -107,7 +134,8 @@ def _number(v: Any) -> float | None:
 def _atom(v: Any, warn: Callable[[str], None]) -> Atom:
     """Convert one item of a sequence to an atom; unconvertible items become the empty symbol."""
     if isinstance(v, str):
-        return str(v)
+        return pd_symbol(v)
+    refuse_complex(v, "sent to Pd")
     x = _number(v)
     if x is not None:
         return x
@@ -130,7 +158,8 @@ def python_to_pd(value: Any, warn: Callable[[str], None] = _warn) -> Message:
     if value is None:
         return "bang", []
     if isinstance(value, str):
-        return "symbol", [str(value)]
+        return "symbol", [pd_symbol(value)]
+    refuse_complex(value, "sent to Pd")
     x = _number(value)
     if x is not None:
         return "float", [x]
@@ -140,7 +169,7 @@ def python_to_pd(value: Any, warn: Callable[[str], None] = _warn) -> Message:
             len(items) == 2 and isinstance(items[0], str) and not isinstance(items[1], str)
             and _is_sequence(items[1])
         ):
-            return str(items[0]), [_atom(a, warn) for a in items[1]]
+            return pd_symbol(items[0]), [_atom(a, warn) for a in items[1]]
         if not items:
             return "bang", []
         return "list", [_atom(a, warn) for a in items]

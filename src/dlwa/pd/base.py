@@ -133,6 +133,7 @@ class PdObject(pyext._class):
             queue.SimpleQueue())
         self._job_thread: threading.Thread | None = None
         self._cancel = threading.Event()
+        self._local = threading.local()
         self._job_lock = threading.Lock()
         self._detach(1)
 
@@ -237,7 +238,13 @@ class PdObject(pyext._class):
 
     def should_stop(self) -> bool:
         """True once the object is being deleted, or ``stop`` was sent (to either inlet)."""
-        return self.closing or self._cancel.is_set() or bool(self._shouldexit)
+        return (self.closing or self._cancel.is_set() or bool(self._shouldexit)
+                or self._stops() != getattr(self._local, "stops_at_start", self._stops()))
+
+    def _stops(self) -> int:
+        """How many ``stop`` messages reached the control inlet (``_shouldexit`` is reset as
+        soon as no handler runs, so a job on its own thread compares this count)."""
+        return int(getattr(self, "_stopcount", 0))
 
     def check_stop(self) -> None:
         """Raise Stopped when asked to stop; long work calls it at least every 100 ms."""
@@ -254,6 +261,7 @@ class PdObject(pyext._class):
         A generator handler runs up to its ``yield`` here; the rest is queued as a job.
         """
         self.last_progress = -1.0
+        self._local.stops_at_start = self._stops()  # per thread: worker and job thread
         job = None
         with self._reporting(what):
             result = func(self, *args)
@@ -297,6 +305,7 @@ class PdObject(pyext._class):
 
     def _finish(self, what: str, job: Generator[None, None, None]) -> None:
         self.last_progress = -1.0
+        self._local.stops_at_start = self._stops()  # per thread: worker and job thread
         with self._reporting(what):
             for _ in job:
                 pass

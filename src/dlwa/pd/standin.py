@@ -33,6 +33,7 @@ from typing import Any, Self
 import numpy as np
 
 from dlwa.pd.atoms import (
+    MAX_ARRAY_FRAMES,
     Atom,
     Message,
     Symbol,
@@ -46,6 +47,7 @@ from dlwa.pd.atoms import (
     format_message,
     parse_message,
     python_to_pd,
+    refuse_complex,
     to_pd_float,
 )
 
@@ -148,6 +150,7 @@ class Buffer:
         if isinstance(index, slice):
             self._assign(index, value, resize=False)
         else:
+            refuse_complex(value, "written to a Pd array")
             self._data[self._index(index)] = float(value)
             self.dirty()
 
@@ -163,7 +166,12 @@ class Buffer:
         return i % n
 
     def _assign(self, index: slice, value: Any, *, resize: bool) -> None:
+        refuse_complex(value, "written to a Pd array")
+        if np.iscomplexobj(value):
+            refuse_complex(np.asarray(value), "written to a Pd array")
         values = np.asarray(value, dtype=np.float32).reshape(-1)
+        if resize and values.size == 0:
+            raise ValueError("pyext.Buffer.write: no data (a Pd array has at least one element)")
         if resize and values.size != len(self._data):
             self.resize(values.size)
         target = self._data[index]
@@ -219,6 +227,9 @@ class Buffer:
         """Resize the array to ``frames`` samples, keeping (and zero-filling) as asked."""
         if frames < 0:
             raise ValueError("pyext.Buffer.resize: frames must be >= 0")
+        if frames > MAX_ARRAY_FRAMES:
+            raise OverflowError(f"pyext.Buffer.resize: {frames} frames is more than a Pd array "
+                                f"can hold (at most {MAX_ARRAY_FRAMES})")
         n = max(int(frames), 1)
         old = self._data
         new = np.zeros(n, dtype=np.float32)
@@ -244,6 +255,7 @@ class _ObjectState:
     n_inlets: int = 0
     detach: int = 0
     should_exit: bool = False
+    stop_count: int = 0
     running: int = 0
     alive: bool = True
     outputs: list[tuple[int, Message]] = field(default_factory=list)
@@ -304,6 +316,11 @@ class _class:
         bound = _state(self).bound
         if (str(name), func) in bound:
             bound.remove((str(name), func))
+
+    @property
+    def _stopcount(self) -> int:
+        state = self.__dict__.get("_pyext_state")
+        return 0 if state is None else state.stop_count
 
     @property
     def _shouldexit(self) -> bool:
@@ -493,6 +510,7 @@ def stop(obj: _class) -> None:
     """
     state = _state(obj)
     state.should_exit = True
+    state.stop_count += 1
     if state.running == 0 and state.alive:
         state.should_exit = False
 
