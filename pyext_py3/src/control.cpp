@@ -188,10 +188,46 @@ static bool get_attr(Host* h, const char* name) {
     return true;
 }
 
+// How many arguments each control message takes; more (or fewer) is refused with one line
+// rather than ignored. reload, reload., args and set take any number (checked by them).
+struct Arity {
+    const char* name;
+    int min, max;
+    const char* usage;
+};
+static const Arity kArities[] = {
+    {"dir", 0, 0, "dir"},        {"dir+", 0, 0, "dir+"},
+    {"doc", 0, 0, "doc"},        {"doc+", 0, 0, "doc+"},
+    {"help", 0, 0, "help"},      {"edit", 0, 0, "edit"},
+    {"get", 1, 1, "get <name>"}, {"stop", 0, 1, "stop [ms]"},
+    {"getattributes", 0, 0, "getattributes"},
+    {"getmethods", 0, 0, "getmethods"},
+    {"detach", 1, 1, "detach 0|1|2"},
+    {"sync", 1, 1, "sync 0|1"},  {"respond", 1, 1, "respond 0|1"},
+    {"py", 1, 1, "py 0"},
+};
+
+static bool arity_ok(Host* h, const char* s, int argc) {
+    for (const Arity& a : kArities) {
+        if (strcmp(s, a.name)) continue;
+        if (argc >= a.min && argc <= a.max) return true;
+        pd_error(h->obj, "pyext: %s: usage: %s (got %d argument%s)", h->class_name.c_str(),
+                 a.usage, argc, argc == 1 ? "" : "s");
+        return false;
+    }
+    if (!strncmp(s, "get", 3) && s[3] && argc > 0) {  // get<attr> takes none
+        pd_error(h->obj, "pyext: %s: usage: %s (got %d argument%s)", h->class_name.c_str(), s,
+                 argc, argc == 1 ? "" : "s");
+        return false;
+    }
+    return true;
+}
+
 bool host_control(Host* h, t_symbol* sel, int argc, t_atom* argv) {
     const char* s = sel->s_name;
     if (s[0] == '@') s++;  // "@detach 1" as a message
     if (!interp_ok()) return false;
+    if (!arity_ok(h, s, argc)) return true;
     if (!strcmp(s, "reload") || !strcmp(s, "reload.")) {
         do_reload(h, s[6] == '.', argc, argv);
     } else if (!strcmp(s, "args")) {  // @args: new constructor arguments, then reload
