@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from dlwa.pd import standin
@@ -134,3 +135,34 @@ def test_a_deleted_object_never_reaches_its_outlet(threaded, capsys):
     thread.join(10)
     assert not thread.is_alive()
     assert capsys.readouterr().err == ""
+
+
+def test_transfer_reports_progress_at_every_block():
+    """Progress is where a job sees ``stop``: it is called for every block, not thinned
+    out, so a transfer in Pd (1-s blocks) stops within a block."""
+    from dlwa.ddsp.model import load_model
+    from dlwa.ddsp.transfer import transfer
+
+    sr = 16000
+    t = np.arange(20 * sr) / sr
+    audio = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    calls = []
+    transfer(audio, sample_rate=sr, model=load_model("violin"), progress=calls.append,
+             block_duration_s=0.1)
+    assert len(calls) >= 2 * 200  # 200 blocks, once in each pass at least
+
+
+def test_transfer_in_pd_stops_on_stop(threaded, tmp_path):
+    from dlwa.pd.timbre_transfer import timbre_transfer
+
+    standin.set_samplerate(16000)
+    t = np.arange(120 * 16000) / 16000
+    standin.make_array("in", len(t), (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+    standin.make_array("out", 1)
+    obj = standin.create(timbre_transfer, canvas_dir=tmp_path)
+    standin.send_message(obj, 1, "run violin in out")
+    wait_for(lambda: any(line.startswith("progress 0.1")
+                         for line in standin.outputs(obj, clear=False)))
+    standin.send_message(obj, 1, "stop")
+    wait_for(lambda: "error run stopped" in standin.outputs(obj, clear=False), 10)
+    assert not [line for line in standin.outputs(obj) if line.startswith("transferred")]

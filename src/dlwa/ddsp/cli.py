@@ -81,6 +81,8 @@ def _train(args: argparse.Namespace) -> int:
 def _transfer(args: argparse.Namespace) -> int:
     import sys
 
+    from tqdm import tqdm
+
     from dlwa.ddsp.model import load_model
     from dlwa.ddsp.transfer import TransferParams, transfer_file
 
@@ -89,21 +91,16 @@ def _transfer(args: argparse.Namespace) -> int:
         f0_octave_shift=args.f0_octave_shift, f0_confidence_threshold=args.f0_confidence_threshold,
         loudness_db_shift=args.loudness_db_shift, adjust=not args.no_adjust, quiet=args.quiet,
         autotune=args.autotune, tracker=args.tracker)
-    shown = [-1]
+    bar = tqdm(total=100, desc="transfer", unit="%", file=sys.stderr,
+               bar_format="{desc} {bar} {n:.0f} % [{elapsed}<{remaining}]")
 
-    def progress(fraction: float) -> None:  # a bar on a terminal, a line per 10 % otherwise
-        percent = int(100 * fraction)
-        if sys.stderr.isatty() and percent != shown[0]:
-            bar = "#" * (percent // 4)
-            print(f"\rtransfer {bar:<25} {percent:3d} %", end="\n" if percent == 100 else "",
-                  file=sys.stderr, flush=True)
-        elif not sys.stderr.isatty() and percent // 10 != shown[0] // 10:
-            print(f"transfer {percent} %", file=sys.stderr, flush=True)
-        shown[0] = percent
+    def progress(fraction: float) -> None:
+        bar.update(100 * fraction - bar.n)
 
     n_samples, rate = transfer_file(args.input, args.output, model=model, params=params,
                                     out_sample_rate=args.sample_rate, peak=args.peak or None,
                                     progress=progress, block_duration_s=args.block_seconds)
+    bar.close()
     print(f"wrote {args.output} ({n_samples / rate:.2f} s at {rate} Hz, model {model.name})")
     return 0
 

@@ -330,15 +330,15 @@ class _Peak:
 
 
 class _Progress:
-    """Calls ``progress`` when the fraction has moved by 1 % or more (or reached 1)."""
+    """Calls ``progress`` (if any) at every step: it is also where a caller stops the work
+    (the Pd object raises there), so it is not thinned out here; callers rate-limit what
+    they show."""
 
     def __init__(self, progress: Callable[[float], None] | None) -> None:
         self.progress = progress
-        self.last = -1.0
 
     def __call__(self, fraction: float) -> None:
-        if self.progress is not None and (fraction - self.last >= 0.01 or fraction >= 1.0):
-            self.last = fraction
+        if self.progress is not None:
             self.progress(fraction)
 
 

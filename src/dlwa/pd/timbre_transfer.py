@@ -31,6 +31,8 @@ from dlwa.pd.base import PdObject, message, name_arg, number
 
 MIN_RATE, MAX_RATE = 1000.0, 384000.0
 DEFAULT_PEAK = 0.9
+STOP_CHECK_BLOCK_S = 1.0
+"""Seconds of audio per block of a transfer: the result is the same for any block size."""
 TRACKERS = ("yin", "crepe-tiny", "crepe-full")
 RUN_PARAMETERS = ("f0_octave_shift", "f0_confidence_threshold", "loudness_db_shift",
                   "in_sample_rate", "out_sample_rate", "adjust", "quiet", "autotune")
@@ -101,8 +103,10 @@ class timbre_transfer(PdObject):  # Pd object names are lower case
         # with [tabread4~] would mirror the harmonics above 8 kHz (it interpolates, it does
         # not filter). soxr resamples the model's output instead.
         out_rate = round(settings["out_sample_rate"] or pyext._samplerate())
+        # 1-s blocks: progress (where `stop` is seen) comes every few tens of ms.
         out, _ = transfer(audio, sample_rate=round(in_rate), model=loaded, params=params,
-                          out_sample_rate=out_rate, peak=DEFAULT_PEAK, progress=self.progress)
+                          out_sample_rate=out_rate, peak=DEFAULT_PEAK, progress=self.progress,
+                          block_duration_s=STOP_CHECK_BLOCK_S)
         self.reply("transferred", self.write_array(out_name, out))
 
     @message("normalize <array> [peak]")
