@@ -120,16 +120,16 @@ def test_statistics_come_from_the_pickle(imported, expected) -> None:
 def test_cli_import_and_bad_folders(tmp_path: Path) -> None:
     assert cli.main(["import", "ddsp", str(FIXTURES), "--out", str(tmp_path / "m")]) == 0
     assert (tmp_path / "m" / "weights.safetensors").is_file()
-    with pytest.raises(convert.ImportError_, match="no ckpt-<step>.index"):
+    with pytest.raises(convert.DDSPImportError, match="no ckpt-<step>.index"):
         convert.import_checkpoint(tmp_path, tmp_path / "x")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "ckpt-1.index").write_bytes(b"not a table")
-    with pytest.raises(convert.ImportError_, match="not a TensorFlow checkpoint index"):
+    with pytest.raises(convert.DDSPImportError, match="not a TensorFlow checkpoint index"):
         convert.read_tensor_bundle(tmp_path / "bad" / "ckpt-1")
 
 
 def test_unsupported_models_are_named() -> None:
     bindings = convert.read_gin(FIXTURES / "operative_config-0.gin")
     bindings["RnnFcDecoder.rnn_type"] = "lstm"
-    with pytest.raises(convert.ImportError_, match="rnn_type = 'lstm'"):
+    with pytest.raises(convert.DDSPImportError, match="rnn_type = 'lstm'"):
         convert.config_from_gin(bindings)

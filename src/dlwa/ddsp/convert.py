@@ -36,7 +36,7 @@ from dlwa.ddsp.model import DDSPConfig, DDSPModel, save_model
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-class ImportError_(ValueError):
+class DDSPImportError(ValueError):
     """The folder is not a DDSP checkpoint this importer supports; the message says why."""
 
 
@@ -47,12 +47,12 @@ def read_tensor_bundle(prefix: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """All numeric tensors of a TF checkpoint (``<prefix>.index`` + data shards), by name.
 
     Raises:
-        ImportError_: missing files or a malformed index (from :mod:`dlwa.tf_checkpoint`).
+        DDSPImportError: missing files or a malformed index (from :mod:`dlwa.tf_checkpoint`).
     """
     try:
         return tf_checkpoint.read_tensor_bundle(prefix)
     except tf_checkpoint.TFCheckpointError as exc:
-        raise ImportError_(str(exc)) from exc
+        raise DDSPImportError(str(exc)) from exc
 
 
 # ----- gin
@@ -84,12 +84,12 @@ def config_from_gin(bindings: dict[str, Any]) -> DDSPConfig:
     """The DDSPConfig a solo-instrument gin config describes.
 
     Raises:
-        ImportError_: an unsupported model (encoder, other decoder, RNN type or outputs).
+        DDSPImportError: an unsupported model (encoder, other decoder, RNN type or outputs).
     """
     def need(key: str, expected: Any) -> None:
         value = bindings.get(key, expected)
         if value != expected:
-            raise ImportError_(f"unsupported DDSP model: {key} = {value!r} (dlwa imports "
+            raise DDSPImportError(f"unsupported DDSP model: {key} = {value!r} (dlwa imports "
                                f"{expected!r}, the solo-instrument model)")
 
     need("Autoencoder.encoder", None)
@@ -99,11 +99,11 @@ def config_from_gin(bindings: dict[str, Any]) -> DDSPConfig:
     splits = dict(bindings.get("RnnFcDecoder.output_splits", ()))
     if set(splits) != {"amps", "harmonic_distribution", "noise_magnitudes"} or splits.get(
             "amps") != 1:
-        raise ImportError_(f"unsupported decoder outputs {splits}: dlwa imports amps (1), "
+        raise DDSPImportError(f"unsupported decoder outputs {splits}: dlwa imports amps (1), "
                            "harmonic_distribution and noise_magnitudes")
     if list(dict(bindings["RnnFcDecoder.output_splits"])) != [
             "amps", "harmonic_distribution", "noise_magnitudes"]:
-        raise ImportError_("decoder outputs must be in the order amps, "
+        raise DDSPImportError("decoder outputs must be in the order amps, "
                            "harmonic_distribution, noise_magnitudes")
     sample_rate = int(bindings.get("Harmonic.sample_rate", 16000))
     n_samples = int(bindings.get("Harmonic.n_samples", 64000))
@@ -148,7 +148,7 @@ def convert_weights(tensors: dict[str, np.ndarray], config: DDSPConfig) -> dict[
     """Map DDSP variable names onto :class:`DDSPModel` parameter names.
 
     Raises:
-        ImportError_: a variable is missing, or has the wrong shape (the message names it).
+        DDSPImportError: a variable is missing, or has the wrong shape (the message names it).
     """
     values = {name.removesuffix(VALUE_SUFFIX): value for name, value in tensors.items()
               if name.endswith(VALUE_SUFFIX)}
@@ -157,7 +157,7 @@ def convert_weights(tensors: dict[str, np.ndarray], config: DDSPConfig) -> dict[
         for prefix in ("model/", ""):
             if prefix + name in values:
                 return values[prefix + name]
-        raise ImportError_(f"the checkpoint has no variable '{name}'; is it a DDSP "
+        raise DDSPImportError(f"the checkpoint has no variable '{name}'; is it a DDSP "
                            "solo-instrument model?")
 
     state: dict[str, np.ndarray] = {}
@@ -215,7 +215,7 @@ class _StatisticsUnpickler(pickle.Unpickler):
             return getattr(importlib.import_module(module.replace("numpy._core", "numpy.core")
                                                    if not hasattr(np, "_core") else module),
                            name)
-        raise ImportError_(f"dataset_statistics.pkl refers to {module}.{name}, which the "
+        raise DDSPImportError(f"dataset_statistics.pkl refers to {module}.{name}, which the "
                            "importer does not load (only numpy arrays and "
                            "QuantileTransformer)")
 
@@ -251,13 +251,13 @@ def find_checkpoint_prefix(path: str | os.PathLike[str]) -> Path:
     """The newest ``ckpt-<step>`` prefix in a folder, or the prefix given.
 
     Raises:
-        ImportError_: no checkpoint found (the message lists what the folder holds).
+        DDSPImportError: no checkpoint found (the message lists what the folder holds).
     """
     path = Path(path)
     if Path(f"{path}.index").is_file():
         return path
     if not path.is_dir():
-        raise ImportError_(f"{path} is neither a DDSP training folder nor a ckpt-N prefix")
+        raise DDSPImportError(f"{path} is neither a DDSP training folder nor a ckpt-N prefix")
     steps = []
     for index in path.glob("ckpt-*.index"):
         match = re.fullmatch(r"ckpt-(\d+)\.index", index.name)
@@ -265,7 +265,7 @@ def find_checkpoint_prefix(path: str | os.PathLike[str]) -> Path:
             steps.append((int(match.group(1)), index.with_suffix("")))
     if not steps:
         have = ", ".join(sorted(p.name for p in path.iterdir())[:10]) or "nothing"
-        raise ImportError_(f"no ckpt-<step>.index in {path} (it holds: {have})")
+        raise DDSPImportError(f"no ckpt-<step>.index in {path} (it holds: {have})")
     return max(steps)[1]
 
 
@@ -273,20 +273,20 @@ def import_checkpoint(source: str | os.PathLike[str], out_dir: str | os.PathLike
     """Convert a DDSP solo-instrument training folder into a dlwa checkpoint folder.
 
     Raises:
-        ImportError_: what is missing or unsupported.
+        DDSPImportError: what is missing or unsupported.
     """
     prefix = find_checkpoint_prefix(source)
     folder = prefix.parent
     gin_path = folder / "operative_config-0.gin"
     if not gin_path.is_file():
-        raise ImportError_(f"{gin_path} is missing: the model's sizes come from it")
+        raise DDSPImportError(f"{gin_path} is missing: the model's sizes come from it")
     config = config_from_gin(read_gin(gin_path))
     state = convert_weights(read_tensor_bundle(prefix), config)
     model = DDSPModel(config)
     expected = model.state_dict()
     for name, value in state.items():
         if tuple(expected[name].shape) != value.shape:
-            raise ImportError_(f"variable for {name} has shape {value.shape}, the gin config "
+            raise DDSPImportError(f"variable for {name} has shape {value.shape}, the gin config "
                                f"implies {tuple(expected[name].shape)}")
     import torch
 
