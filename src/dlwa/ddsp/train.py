@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -186,8 +185,3 @@ def validation_loss(model: DDSPModel, data: DDSPExamples, *, batch_size: int = 8
             losses.append(float(multiscale_spectral_loss(torch.from_numpy(data.audio[sl]),
                                                          prediction)) * len(prediction))
     return float(np.sum(losses) / len(data))
-
-
-def describe(config: Any) -> dict[str, Any]:
-    """A config dataclass as a dict (for logs)."""
-    return asdict(config)
