@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from dlwa import checkpoints
-from dlwa.melody_rnn.model import MelodyRnn, get_config
-from dlwa.melody_rnn.train import save_model
+from dlwa.melody_rnn.model import MelodyRnn, get_config, save_model
 from dlwa.pd import melody_rnn, standin
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "melody_rnn"

@@ -23,7 +23,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlwa.checkpoints import Checkpoint, config_from_dict, load_module, setting
+from dlwa.checkpoints import (
+    Checkpoint,
+    config_from_dict,
+    load_checkpoint,
+    load_module,
+    save_checkpoint,
+    setting,
+)
 from dlwa.melody_rnn.encoding import ENCODINGS, MAX_NOTE, MIN_NOTE, Encoding, make_encoding
 
 KIND = "melody_rnn"
@@ -258,3 +265,22 @@ def load_model(directory: str | Path) -> tuple[MelodyRnn, Checkpoint]:
     model, checkpoint = load_module(directory, kind=KIND, config_class=MelodyRnnConfig,
                                     build=MelodyRnn)
     return model.eval(), checkpoint
+
+
+def load_weights(model: MelodyRnn, directory: str | Path) -> None:
+    """Load a checkpoint's weights into ``model`` (its config must match; used to resume).
+
+    Raises:
+        CheckpointError: not a ``melody_rnn`` checkpoint, or its weights' keys differ.
+    """
+    checkpoint = load_checkpoint(directory, expected_kind=KIND,
+                                 expected_keys=model.state_dict().keys())
+    model.load_state_dict(checkpoint.state_dict)
+
+
+def save_model(model: MelodyRnn, out: str | Path, *,
+               training: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` as a dlwa checkpoint (kind ``melody_rnn``); :func:`load_model` reads it."""
+    return save_checkpoint(out, KIND, model.config.to_dict(),
+                           {k: v.detach().contiguous() for k, v in model.state_dict().items()},
+                           training=training)

@@ -23,9 +23,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from dlwa import checkpoints
 from dlwa.melody_rnn.encoding import Encoding, OneHotEncoding
-from dlwa.melody_rnn.model import KIND, MelodyRnn, MelodyRnnConfig
+from dlwa.melody_rnn.model import KIND, MelodyRnn, MelodyRnnConfig, load_weights, save_model
 from dlwa.training import check_output, check_same_config, save_state, write_json
 
 STATE_FILE = "training_state.pt"
@@ -274,18 +273,6 @@ def _resume(out: Path, model: MelodyRnn, optimizer: torch.optim.Optimizer,
     optimizer.load_state_dict(state["optimizer"])
     log(f"resuming {out} at update {state['update']}")
     return int(state["update"])
-
-
-def save_model(model: MelodyRnn, out: Path, *, training: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` as a dlwa checkpoint (kind ``melody_rnn``)."""
-    return checkpoints.save_checkpoint(out, KIND, model.config.to_dict(), model.state_dict(),
-                                       training=training)
-
-
-def load_weights(model: MelodyRnn, directory: Path) -> None:
-    checkpoint = checkpoints.load_checkpoint(directory, expected_kind=KIND,
-                                             expected_keys=model.state_dict().keys())
-    model.load_state_dict(checkpoint.state_dict)
 
 
 def _duration(seconds: float) -> str:
