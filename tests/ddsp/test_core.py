@@ -55,16 +55,42 @@ def test_harmonics_above_nyquist_are_masked() -> None:
     assert kept / energy.sum() > 0.999  # nothing aliased back from 9, 12, 15 kHz
 
 
-def test_gliding_f0_never_aliases() -> None:
-    # A harmonic crossing Nyquist mid-frame is masked in both neighbouring frames.
-    n_frames = 50
-    f0 = torch.linspace(2000, 4500, n_frames).view(1, n_frames, 1)
-    distribution = torch.zeros(1, n_frames, 4)
-    distribution[..., 3] = 1.0  # 4th harmonic: 8 kHz … 18 kHz
-    audio, _ = core.harmonic_synthesis(f0, frames(1.0, n_frames), distribution,
-                                       n_samples=n_frames * HOP, sample_rate=SR)
-    fourth = 4 * core.upsample_frames(f0, n_samples=n_frames * HOP)[0, :, 0]
-    assert torch.all(audio[0][fourth >= SR / 2].abs() < 1e-6)
+@pytest.mark.parametrize("direction", ["rising", "falling"])
+def test_gliding_f0_never_aliases(direction: str) -> None:
+    # f0 glides 1500 -> 2500 Hz (or back): the 4th harmonic crosses Nyquist (8 kHz) mid-way,
+    # between frames 24 and 25, while the 1st to 3rd stay below it throughout. The frame
+    # either side of the crossing is masked (the larger f0 of each frame and its
+    # neighbours), so the 4th harmonic is silent wherever its frequency is at or above
+    # Nyquist, including the samples interpolated between those two frames.
+    n_frames, n_samples = 50, 50 * HOP
+    f0 = torch.linspace(1500, 2500, n_frames)
+    f0 = (f0 if direction == "rising" else f0.flip(0)).view(1, n_frames, 1)
+    amplitude = torch.ones(1, n_frames, 1)
+    fourth = 4 * core.upsample_frames(f0, n_samples=n_samples)[0, :, 0]
+    above = fourth >= SR / 2
+    assert 0.4 < above.double().mean() < 0.6  # the crossing is mid-way, not at either end
+
+    only_fourth = torch.zeros(1, n_frames, 4)
+    only_fourth[..., 3] = 1.0
+    audio, _ = core.harmonic_synthesis(f0, amplitude, only_fourth, n_samples=n_samples,
+                                       sample_rate=SR)
+    assert torch.all(audio[0][above] == 0)  # nothing aliases back below Nyquist
+    # ... and below 7.5 kHz (more than one frame from the crossing) the 4th plays in full.
+    clear = fourth < 7500
+    assert clear.sum() > n_samples / 4
+    np.testing.assert_allclose(float(audio[0][clear].square().mean().sqrt()), 1 / np.sqrt(2),
+                               rtol=0.02)
+
+    # All four harmonics: after the crossing, the lower three are untouched by the mask.
+    all_four = torch.full((1, n_frames, 4), 0.25)
+    lower_three = all_four.clone()
+    lower_three[..., 3] = 0.0
+    audio, _ = core.harmonic_synthesis(f0, amplitude, all_four, n_samples=n_samples,
+                                       sample_rate=SR)
+    lower, _ = core.harmonic_synthesis(f0, amplitude, lower_three, n_samples=n_samples,
+                                       sample_rate=SR)
+    torch.testing.assert_close(audio[0][above], lower[0][above], atol=1e-6, rtol=0)
+    assert float(lower[0][above].square().mean().sqrt()) > 0.25  # three sines of 0.25 each
 
 
 def test_phase_is_continuous_across_chunks() -> None:
