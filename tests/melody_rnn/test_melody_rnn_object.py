@@ -205,3 +205,139 @@ def test_help_lists_every_message(obj):
     usages = {line.split()[1] for line in say(obj, "help")}
     assert {"load", "note", "generate", "clear", "state", "temperature", "beam", "length",
             "tempo", "duet", "stop", "allnotesoff", "seed", "time", "respond"} <= usages
+
+
+# ----- every setting has an effect on the answer (issue #16, item 3)
+
+
+def spy(o):
+    """Record every call to the loaded generator's ``answer`` (and still answer)."""
+    calls = []
+    real = o.model.answer
+
+    def answer(notes, **kwargs):
+        calls.append((notes, kwargs))
+        return real(notes, **kwargs)
+
+    o.model.answer = answer
+    return calls
+
+
+def answer_with(o, *settings):
+    for text in settings:
+        assert say(o, text) == []
+    play(o)
+    say(o, "time 1500")
+    return schedule_of(say(o, "generate 4"))
+
+
+def test_temperature_reaches_the_sampling_and_changes_it(obj):
+    say(obj, "load tiny_basic_rnn")
+    calls = spy(obj)
+    say(obj, "temperature 0.5")
+    play(obj)
+    say(obj, "generate 1")
+    assert calls[-1][1]["options"].temperature == 0.5
+    # The same seed and phrase at another temperature: another answer.
+    warm = answer_with(obj, "seed 1", "temperature 1")
+    assert answer_with(obj, "temperature 1") == warm
+    assert answer_with(obj, "temperature 0.05") != warm
+    assert answer_with(obj, "temperature 10") != warm
+
+
+def test_beam_numbers_each_reach_the_search(obj):
+    say(obj, "load tiny_basic_rnn")
+    calls = spy(obj)
+    for text, expected in (("beam 3", (3, 1, 1)), ("beam 3 2", (3, 2, 1)),
+                           ("beam 2 3 4", (2, 3, 4)), ("beam 1", (1, 1, 1))):
+        assert say(obj, text) == []
+        play(obj)
+        say(obj, "generate 1")
+        options = calls[-1][1]["options"]
+        assert (options.beam_size, options.branch_factor, options.steps_per_iteration) == expected
+    # A wide beam keeps the likeliest of many branches: a different answer than sampling.
+    plain = answer_with(obj, "seed 4", "temperature 1", "beam 1 1 1")
+    wide = answer_with(obj, "seed 4", "temperature 1", "beam 8 8 2")
+    assert wide != plain
+
+
+def test_length_in_bars_and_seconds_sets_the_steps(obj):
+    say(obj, "load tiny_basic_rnn")
+    calls = spy(obj)
+    say(obj, "tempo 120")  # 125 ms steps
+    play(obj)
+    say(obj, "length 3 bars")
+    say(obj, "generate")
+    assert calls[-1][1]["n_steps"] == 48
+    say(obj, "length 2 seconds")
+    say(obj, "generate")
+    assert calls[-1][1]["n_steps"] == 16
+    say(obj, "generate 0.5")  # an explicit length wins over the setting
+    assert calls[-1][1]["n_steps"] == 4
+
+
+def test_tempo_auto_returns_to_the_estimate(obj):
+    say(obj, "load tiny_basic_rnn")
+    phrase = [(i * 400, 60 + (i % 5)) for i in range(12)]  # quarter notes at 150 qpm
+    say(obj, "tempo 90")
+    play(obj, phrase, length_ms=300)
+    say(obj, "time 5000")
+    assert float(next(x for x in say(obj, "generate 1") if x.startswith("answer ")
+                      ).split()[3]) == 90
+    assert say(obj, "tempo auto") == []
+    qpm = float(next(x for x in say(obj, "generate 1") if x.startswith("answer ")).split()[3])
+    assert qpm == pytest.approx(150, rel=0.05)
+    assert "tempo auto" in say(obj, "status")
+
+
+def test_seed_fixes_the_answer_and_random_frees_it(obj):
+    say(obj, "load tiny_basic_rnn")
+    first = answer_with(obj, "seed 7")
+    assert answer_with(obj) == first  # same seed, same phrase: same answer
+    assert answer_with(obj, "seed 8") != first
+    say(obj, "seed random")
+    calls = spy(obj)
+    answers = {tuple(answer_with(obj)) for _ in range(3)}
+    assert len(answers) > 1 and calls[-1][1]["options"].seed is None
+
+
+def test_duet_wait_ms_and_max_phrase_s(obj):
+    say(obj, "load tiny_basic_rnn")
+    calls = spy(obj)
+    say(obj, "tempo 120")
+    assert say(obj, "duet 1 250 2") == []
+    for i in range(6):  # a 6-s phrase of 0.5-s notes, one per second
+        say(obj, f"time {i * 1000}")
+        say(obj, f"note {60 + i} 100")
+        say(obj, f"time {i * 1000 + 500}")
+        assert say(obj, f"note {60 + i} 0") == ["duet_wait 250"]
+    say(obj, "time 5750")
+    out = say(obj, "respond")
+    # Cut to its last 2 s: the notes starting at 3.5 s or later (4 and 5), 1.5 s long.
+    played = calls[-1][0]
+    assert [n.pitch for n in played] == [64, 65]
+    check_answer(out, qpm=120, duration_ms=1500)
+    say(obj, "duet 1 250 10")
+    for i in range(6):
+        say(obj, f"time {10000 + i * 1000}")
+        say(obj, f"note {60 + i} 100")
+        say(obj, f"time {10000 + i * 1000 + 500}")
+        say(obj, f"note {60 + i} 0")
+    check_answer(say(obj, "respond"), qpm=120, duration_ms=5500)
+    assert len(calls[-1][0]) == 6
+    assert say(obj, "duet 0") == ["duet_cancel"]
+    say(obj, "note 60 100")
+    assert say(obj, "note 60 0") == []  # off: no duet_wait
+
+
+def test_time_is_the_phrase_clock(obj):
+    say(obj, "load tiny_basic_rnn")
+    calls = spy(obj)
+    for at, text in ((1000, "note 60 90"), (1400, "note 60 0"), (2000, "note 62 90"),
+                     (2250, "note 62 0")):
+        say(obj, f"time {at}")
+        say(obj, text)
+    assert say(obj, "state") == ["phrase 2 1250"]
+    say(obj, "generate 1")
+    notes = calls[-1][0]
+    assert [(n.start_s, n.end_s) for n in notes] == [(1.0, 1.4), (2.0, 2.25)]
