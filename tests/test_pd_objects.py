@@ -106,6 +106,49 @@ def test_timbre_and_decay_change_the_sound(obj):
     assert np.abs(after[SR // 2 :]).max() < 0.01 < np.abs(before[SR // 2 :]).max()
 
 
+def tail_peak(audio):
+    """Largest sample of the second half (what is left after the decay)."""
+    return np.abs(audio[len(audio) // 2 :]).max()
+
+
+def test_timbre_alone_sets_the_harmonics_of_later_renders(obj):
+    assert say(obj, "timbre 0 0 1") == ["done timbre 3"]
+    say(obj, "render a 45 0.5")
+    assert peak_hz(standin.array("a")) == pytest.approx(330, abs=5)  # 3rd harmonic of 110 Hz
+    assert "decay 0.6" in say(obj, "status")
+
+
+def test_decay_alone_sets_the_decay_of_later_renders(obj):
+    say(obj, "render a 60 1")
+    slow = tail_peak(standin.array("a"))
+    assert say(obj, "decay 0.05") == ["done decay 0.05"]
+    say(obj, "render a 60 1")
+    assert tail_peak(standin.array("a")) < 0.01 < slow
+    assert "timbre 1 0.5 0.33 0.25 0.2 0.12" in say(obj, "status")
+    say(obj, "decay 5")
+    say(obj, "render a 60 1")
+    assert tail_peak(standin.array("a")) > slow
+
+
+def test_render_amplitudes_are_for_that_render_only_and_keep_the_decay(obj):
+    say(obj, "decay 0.05")
+    say(obj, "render a 45 0.5 0 0 1")
+    assert peak_hz(standin.array("a")) == pytest.approx(330, abs=5)
+    assert tail_peak(standin.array("a")) < 0.01
+    say(obj, "render a 45 0.5")  # the timbre setting is unchanged
+    assert peak_hz(standin.array("a")) == pytest.approx(110, abs=5)
+    assert "timbre 1 0.5 0.33 0.25 0.2 0.12" in say(obj, "status")
+
+
+def test_a_loaded_tone_sets_timbre_and_decay(obj, tmp_path):
+    save_tone(tmp_path / "bell", harmonics=(0.0, 1.0), decay_s=0.05)
+    assert say(obj, "load ./bell") == ["loaded bell"]
+    say(obj, "render a 45 1")
+    audio = standin.array("a")
+    assert peak_hz(audio) == pytest.approx(220, abs=5)
+    assert tail_peak(audio) < 0.01
+
+
 @pytest.mark.parametrize(
     ("text", "reply"),
     [
