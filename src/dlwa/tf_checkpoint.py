@@ -14,9 +14,11 @@ handles and a 48-byte footer ending in a magic number. Blocks may be snappy-comp
   and dtype, the other entries carry the values of one slice as a ``TensorProto``. Read by
   :func:`read_v1_checkpoint`.
 
-Protobufs are decoded from the wire format (:func:`fields`). String, resource and variant
-tensors carry no numbers and are left out; so are the parts of partitioned variables in a
-bundle. CRCs are not checked.
+The tables and snappy blocks are decoded here; the protobuf messages inside them with
+classes built from TensorFlow's published definitions (:mod:`dlwa.tf_protos`), so
+neither TensorFlow nor generated code is needed. String, resource and variant tensors
+carry no numbers and are left out; so are the parts of partitioned variables in a bundle.
+CRCs are not checked.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from google.protobuf.message import DecodeError
+
+from dlwa import tf_protos
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_BYTES = 48
@@ -46,7 +51,7 @@ class TFCheckpointError(ValueError):
     """A file is not a TensorFlow checkpoint this reader understands; the message says why."""
 
 
-# ----- protobuf wire format
+# ----- varints (table entries, block handles, snappy lengths)
 
 
 def varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -74,53 +79,6 @@ def varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
         if shift > 63:
             raise TFCheckpointError(f"varint longer than 10 bytes ending at byte {pos}")
-
-
-def signed64(value: int) -> int:
-    """An unsigned 64-bit varint value read as two's complement (int32/int64 fields)."""
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
-    """Decode one protobuf message: yields ``(field_number, wire_type, value)``.
-
-    Varints come as int, length-delimited fields as bytes, fixed64/fixed32 as their raw
-    8/4 bytes (the caller knows whether they are floats or integers).
-
-    Raises:
-        TFCheckpointError: a truncated field, field number 0 or a group wire type.
-    """
-    pos = 0
-    while pos < len(data):
-        key, pos = varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if number == 0 or wire not in (0, 1, 2, 5):
-            raise TFCheckpointError(f"bad protobuf field key {key} (field {number}, wire "
-                                    f"type {wire}) at byte {pos}")
-        if wire == 0:
-            value, pos = varint(data, pos)
-        else:
-            length, pos = varint(data, pos) if wire == 2 else (8 if wire == 1 else 4, pos)
-            if pos + length > len(data):
-                raise TFCheckpointError(f"protobuf field {number} ({length} bytes at byte "
-                                        f"{pos}) runs past the end of its {len(data)}-byte "
-                                        "message")
-            value, pos = data[pos:pos + length], pos + length
-        yield number, wire, value
-
-
-def field_dict(data: bytes) -> dict[int, Any]:
-    """Field number → value of a message (the last one wins, as for singular fields)."""
-    return {number: value for number, _, value in fields(data)}
-
-
-def packed_varints(data: bytes) -> list[int]:
-    """The values of a packed repeated varint field."""
-    out, pos = [], 0
-    while pos < len(data):
-        value, pos = varint(data, pos)
-        out.append(value)
-    return out
 
 
 # ----- table (SSTable)
@@ -240,7 +198,7 @@ def _naming(source: str) -> Iterator[None]:
         yield
     except TFCheckpointError as exc:
         raise TFCheckpointError(f"{source}: {exc}") from exc
-    except (IndexError, KeyError, struct.error, UnicodeDecodeError) as exc:
+    except (DecodeError, IndexError, KeyError, struct.error, UnicodeDecodeError) as exc:
         raise TFCheckpointError(f"{source}: malformed checkpoint ({exc!r})") from exc
 
 
@@ -260,9 +218,9 @@ def _finish(array: np.ndarray, dtype: int) -> np.ndarray:
     return (array.astype(np.uint32) << 16).view(np.float32) if dtype == DT_BFLOAT16 else array
 
 
-def tensor_shape(data: bytes) -> list[int]:
-    """The dimensions of a ``TensorShapeProto``."""
-    return [signed64(field_dict(dim).get(1, 0)) for n, _, dim in fields(data) if n == 2]
+def tensor_shape(shape: Any) -> list[int]:
+    """The dimensions of a ``TensorShapeProto`` (unknown ones are -1)."""
+    return [dim.size for dim in shape.dim]
 
 
 def read_tensor_bundle(prefix: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -281,69 +239,71 @@ def read_tensor_bundle(prefix: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     with _naming(str(index_path)):
         for key, value in table_entries(index_path.read_bytes(),
                                         kind="TensorFlow checkpoint index"):
-            entry = field_dict(value)
-            if key == b"":  # BundleHeaderProto
-                n_shards, order = entry.get(1, 1), ">" if entry.get(2, 0) == 1 else "<"
+            if key == b"":
+                header = tf_protos.BundleHeaderProto.FromString(value)
+                # proto3 cannot tell an absent shard count from 0: both mean one shard.
+                n_shards = header.num_shards or 1
+                order = ">" if header.endianness == tf_protos.BundleHeaderProto.BIG else "<"
                 continue
-            if key.startswith(b"\x00") or 7 in entry:  # partitioned variables
+            entry = tf_protos.BundleEntryProto.FromString(value)
+            if key.startswith(b"\x00") or entry.slices:  # partitioned variables
                 continue
             name = key.decode()
-            code = _numpy_type(entry.get(1, 0), name)
+            code = _numpy_type(entry.dtype, name)
             if code is None:
                 continue
-            shard, offset, size = entry.get(3, 0), entry.get(4, 0), entry.get(5, 0)
+            shard, offset, size = entry.shard_id, entry.offset, entry.size
             if shard not in shards:
                 path = Path(f"{prefix}.data-{shard:05d}-of-{n_shards:05d}")
                 if not path.is_file():
                     raise TFCheckpointError(f"data shard {path} is missing")
                 shards[shard] = path.read_bytes()
-            shape = tensor_shape(entry.get(2, b""))
+            shape = tensor_shape(entry.shape)
             expected = int(np.prod(shape)) * np.dtype(code).itemsize
-            if size != expected or offset + size > len(shards[shard]):
+            if size != expected or offset < 0 or offset + size > len(shards[shard]):
                 raise TFCheckpointError(f"tensor '{name}' {shape} needs {expected} bytes, its "
                                         f"entry gives {size} at byte {offset} of shard {shard}")
             raw = shards[shard][offset:offset + size]
             array = np.frombuffer(raw, np.dtype(code).newbyteorder(order))
-            tensors[name] = _finish(array, entry.get(1, 0)).reshape(shape)
+            tensors[name] = _finish(array, entry.dtype).reshape(shape)
     return tensors
 
 
-def _extents(data: bytes, shape: list[int]) -> tuple[slice, ...]:
-    """The region a ``TensorSliceProto`` covers (no extents: the whole tensor)."""
-    extents = [field_dict(e) for n, _, e in fields(data) if n == 1]
+def _extents(tensor_slice: Any, shape: list[int]) -> tuple[slice, ...]:
+    """The region a ``TensorSliceProto`` covers (no extents: the whole tensor; an extent
+    without a length: the whole dimension)."""
+    extents = list(tensor_slice.extent)
     if not extents:
         return tuple(slice(None) for _ in shape)
     if len(extents) != len(shape):
         raise TFCheckpointError(f"slice has {len(extents)} extents for shape {shape}")
-    return tuple(slice(e.get(1, 0), e.get(1, 0) + e[2]) if 2 in e else slice(0, dim)
+    return tuple(slice(e.start, e.start + e.length) if e.HasField("length") else slice(0, dim)
                  for dim, e in zip(shape, extents, strict=True))
 
 
-def _tensor_values(data: bytes, dtype: int, size: int) -> np.ndarray:
+VALUE_FIELDS = {
+    1: "float_val", 2: "double_val", 3: "int_val", 4: "int_val", 5: "int_val", 6: "int_val",
+    8: "scomplex_val", 9: "int64_val", 10: "bool_val", DT_BFLOAT16: "half_val",
+    17: "int_val", 18: "dcomplex_val", 19: "half_val", 22: "uint32_val", 23: "uint64_val"}
+"""The ``TensorProto`` field that holds the values of each dtype, as TensorFlow fills it
+(``half_val`` holds the 16 bits of half and bfloat16 values; complex fields hold real and
+imaginary parts in turn)."""
+
+
+def _tensor_values(tensor: Any, dtype: int, size: int) -> np.ndarray:
     """The flat values of a ``TensorProto`` of ``size`` elements: ``tensor_content``, or
-    the typed repeated fields, packed or not (float/double/complex, int/int64/bool/half/
-    uint32/uint64), whose last value repeats to fill the tensor (none: zeros)."""
+    the dtype's repeated field, whose last value repeats to fill the tensor (none: zeros)."""
     code = NUMPY_DTYPES[dtype]
-    content, floats, ints = b"", [], []
-    for n, wire, value in fields(data):
-        if n == 4:
-            content = value
-        elif n in (5, 9):  # float_val, scomplex_val
-            floats.append(np.frombuffer(value, "<f4"))
-        elif n in (6, 12):  # double_val, dcomplex_val
-            floats.append(np.frombuffer(value, "<f8"))
-        elif n in (7, 10, 11, 13, 16, 17):  # int, int64, bool, half (bits), uint32, uint64
-            ints += packed_varints(value) if wire == 2 else [value]
-    if content:
-        return _finish(np.frombuffer(content, np.dtype(code).newbyteorder("<")), dtype)
-    if floats:
-        flat = np.concatenate(floats)
-        flat = flat.view(code) if code in ("c8", "c16") else flat.astype(code)
-    elif dtype in (19, DT_BFLOAT16):  # half_val holds the 16 bits
-        flat = _finish(np.asarray(ints, np.uint16).view("f2" if dtype == 19 else "u2"), dtype)
+    if tensor.tensor_content:
+        return _finish(np.frombuffer(tensor.tensor_content, np.dtype(code).newbyteorder("<")),
+                       dtype)
+    values = getattr(tensor, VALUE_FIELDS[dtype])
+    if dtype in (19, DT_BFLOAT16):
+        flat = _finish(np.asarray(values, np.uint16).view("f2" if dtype == 19 else "u2"), dtype)
+    elif code in ("c8", "c16"):
+        flat = np.asarray(values, "f4" if code == "c8" else "f8").view(code)
     else:
-        flat = np.asarray([signed64(v) for v in ints] if np.dtype(code).kind == "i" else ints,
-                          dtype=code)
+        flat = np.asarray(values, code)
     if flat.size == 0:
         return np.zeros(size, "f4" if dtype == DT_BFLOAT16 else code)
     return np.concatenate([flat, np.repeat(flat[-1:], size - flat.size)]) if (
@@ -361,31 +321,31 @@ def read_v1_checkpoint(data: bytes, *, source: str = "V1 checkpoint") -> dict[st
         TFCheckpointError: not a V1 checkpoint, or malformed contents (names ``source``).
     """
     metas: dict[str, tuple[list[int], int]] = {}
-    slices: list[tuple[str, bytes, bytes]] = []
+    slices: list[Any] = []
     with _naming(source):
         for key, value in table_entries(data, kind="TensorFlow V1 checkpoint"):
-            for n, _, part in fields(value):
-                if n == 1 and key == b"":  # SavedTensorSliceMeta
-                    for info in (field_dict(t) for m, _, t in fields(part) if m == 1):
-                        metas[info[1].decode()] = (tensor_shape(info.get(2, b"")), info.get(3, 0))
-                elif n == 2:  # SavedSlice
-                    info = field_dict(part)
-                    slices.append((info[1].decode(), info.get(2, b""), info.get(3, b"")))
+            record = tf_protos.SavedTensorSlices.FromString(value)
+            if key == b"":
+                for info in record.meta.tensor:
+                    metas[info.name] = (tensor_shape(info.shape), info.type)
+            if record.HasField("data"):
+                slices.append(record.data)
         if not metas:
             raise TFCheckpointError("no tensor list under the empty key (not a V1 checkpoint?)")
         tensors = {name: np.zeros(shape, "f4" if dtype == DT_BFLOAT16 else code)
                    for name, (shape, dtype) in metas.items()
                    if (code := _numpy_type(dtype, name)) is not None}
-        for name, extent, values in slices:
-            if name not in metas:
-                raise TFCheckpointError(f"a slice of '{name}', which the tensor list lacks")
-            if name in tensors:
-                target = tensors[name]
-                where = _extents(extent, list(target.shape))
+        for saved in slices:
+            if saved.name not in metas:
+                raise TFCheckpointError(f"a slice of '{saved.name}', which the tensor list "
+                                        "lacks")
+            if saved.name in tensors:
+                target = tensors[saved.name]
+                where = _extents(saved.slice, list(target.shape))
                 size = target[where].size
-                flat = _tensor_values(values, metas[name][1], size)
+                flat = _tensor_values(saved.data, metas[saved.name][1], size)
                 if flat.size != size:
-                    raise TFCheckpointError(f"a slice of '{name}' holds {flat.size} values "
-                                            f"for {size} places")
+                    raise TFCheckpointError(f"a slice of '{saved.name}' holds {flat.size} "
+                                            f"values for {size} places")
                 target[where] = flat.reshape(target[where].shape)
     return tensors

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from dlwa import checkpoints
-from dlwa.melody_rnn.convert import BundleError, convert_bundle, fields, import_bundle, read_bundle
+from dlwa.melody_rnn.convert import BundleError, convert_bundle, import_bundle, read_bundle
 from dlwa.melody_rnn.generate import load_generator
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "melody_rnn"
@@ -59,12 +59,12 @@ def test_not_a_bundle_is_a_clear_error(tmp_path):
 
 
 def test_wrong_generator_is_refused(tmp_path):
-    data = (FIXTURES / "basic_rnn.mag").read_bytes()
-    # Replace the generator id (field 1 → field 1 "basic_rnn") by a drum model's id.
-    details = next(v for n, _, v in fields(data) if n == 1)
-    renamed = details.replace(b"basic_rnn", b"drums_rnn")
+    from note_seq.protobuf import generator_pb2
+
+    message = generator_pb2.GeneratorBundle.FromString((FIXTURES / "basic_rnn.mag").read_bytes())
+    message.generator_details.id = "drums_rnn"
     bad = tmp_path / "drums.mag"
-    bad.write_bytes(data.replace(details, renamed, 1))
+    bad.write_bytes(message.SerializeToString())
     with pytest.raises(BundleError, match="'drums_rnn' is not a MelodyRNN"):
         convert_bundle(bad)
 

@@ -5,7 +5,8 @@ A bundle is a ``magenta.GeneratorBundle`` protobuf: the generator id (``basic_rn
 and the metagraph. Magenta writes the checkpoint with TensorFlow's V1 saver: one file that
 is a LevelDB-style sorted table whose values are ``SavedTensorSlices`` protobufs (the
 entry with the empty key lists every tensor's name, shape and type; the others carry the
-values of one slice). This module parses the bundle protobuf and reads the checkpoint with
+values of one slice). This module parses the bundle with ``note_seq``'s message class
+(``note_seq.protobuf.generator_pb2``) and reads the checkpoint with
 :mod:`dlwa.tf_checkpoint` (no TensorFlow), then maps the TensorFlow variables onto
 ``model.MelodyRnn``:
 
@@ -28,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from dlwa.melody_rnn.model import CONFIGS, KIND, MelodyRnnConfig
-from dlwa.tf_checkpoint import TFCheckpointError, fields, read_v1_checkpoint
+from dlwa.tf_checkpoint import read_v1_checkpoint
 
 FORGET_BIAS = 1.0
 CELL = "rnn/multi_rnn_cell/cell_{}/"
@@ -56,37 +58,29 @@ class Bundle:
 
 
 def read_bundle(path: Path) -> Bundle:
-    """Parse a ``.mag`` file.
+    """Parse a ``.mag`` file with ``note_seq``'s ``GeneratorBundle`` message class.
 
     Raises:
-        BundleError: not a generator bundle (no generator id or no checkpoint).
+        BundleError: not a generator bundle (unparsable, no generator id or no checkpoint).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such bundle: {path}")
-    generator_id = description = bundle_description = ""
-    checkpoints: list[bytes] = []
-    metagraph = b""
+    from dlwa.melody_rnn._note_seq import load_note_seq
+
+    load_note_seq()  # note_seq's package first, with pydub's import-time warnings silenced
+    from note_seq.protobuf import generator_pb2
+
     try:
-        for number, wire, value in fields(path.read_bytes()):
-            if number == 1 and wire == 2:
-                for n, _, v in fields(value):
-                    if n == 1:
-                        generator_id = v.decode()
-                    elif n == 2:
-                        description = v.decode()
-            elif number == 2 and wire == 2:
-                checkpoints.append(value)
-            elif number == 3 and wire == 2:
-                metagraph = value
-            elif number == 4 and wire == 2:
-                bundle_description = "".join(v.decode() for n, _, v in fields(value) if n == 1)
-    except (TFCheckpointError, UnicodeDecodeError) as exc:
+        message = generator_pb2.GeneratorBundle.FromString(path.read_bytes())
+    except DecodeError as exc:
         raise BundleError(f"{path} is not a Magenta generator bundle (.mag): {exc}") from exc
-    if not generator_id or not checkpoints:
+    details = message.generator_details
+    if not details.id or not message.checkpoint_file:
         raise BundleError(f"{path} is not a Magenta generator bundle (.mag): "
                           "it has no generator id or no checkpoint")
-    return Bundle(generator_id, description, bundle_description, checkpoints, metagraph)
+    return Bundle(details.id, details.description, message.bundle_details.description,
+                  list(message.checkpoint_file), message.metagraph_file)
 
 
 # ---------------------------------------------------------------------------
