@@ -54,7 +54,8 @@ static void post_doc(PyObject* obj) {
 }
 
 static void post_help(Host* h) {
-    post("%s: [%s {nin nout} module class {args...} {@detach 0|1|2} {@sync 0|1} {@respond 0|1}]",
+    post("%s: [%s {nin nout} module class {args...} {@detach 0|1|2} {@sync 0|1} {@respond 0|1} "
+         "{@py 0|1}]",
          h->kind, h->kind);
     post("  leftmost inlet: reload [args], reload., dir, dir+, doc, doc+, help, get name,");
     post("  set name value..., detach n, stop [ms], sync n, respond n, getattributes, get<attr>");
@@ -153,7 +154,7 @@ static bool set_flag(Host* h, const char* name, int argc, t_atom* argv) {
     } else if (!strcmp(name, "respond")) {
         h->respond.store(v != 0);
     } else if (!strcmp(name, "py")) {
-        if (v) pd_error(h->obj, "pyext: @py 1 (opaque Python objects) is not supported");
+        h->pymsg.store(v != 0);
     } else {
         return false;
     }
@@ -165,7 +166,7 @@ static bool get_attr(Host* h, const char* name) {
     if (!strcmp(name, "detach")) SETFLOAT(&a, h->detach.load());
     else if (!strcmp(name, "sync")) SETFLOAT(&a, h->sync() ? 1 : 0);
     else if (!strcmp(name, "respond")) SETFLOAT(&a, h->respond.load() ? 1 : 0);
-    else if (!strcmp(name, "py")) SETFLOAT(&a, 0);
+    else if (!strcmp(name, "py")) SETFLOAT(&a, h->pymsg.load() ? 1 : 0);
     else if (!strcmp(name, "args")) {
         attr_out(h, "args", (int)h->args.size(), h->args.data());
         return true;
@@ -204,7 +205,7 @@ static const Arity kArities[] = {
     {"getmethods", 0, 0, "getmethods"},
     {"detach", 1, 1, "detach 0|1|2"},
     {"sync", 1, 1, "sync 0|1"},  {"respond", 1, 1, "respond 0|1"},
-    {"py", 1, 1, "py 0"},
+    {"py", 1, 1, "py 0|1"},
 };
 
 static bool arity_ok(Host* h, const char* s, int argc) {

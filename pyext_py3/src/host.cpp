@@ -282,6 +282,36 @@ struct DispatchArgs {
     }
 };
 
+// An opaque Python object (@py 1) into inlet n: _anything_n(obj), then _anything_(n, obj),
+// as the original (its selector is no Python name).
+static bool dispatch_object(Host* h, int n, t_symbol* sel, int argc, const t_atom* argv) {
+    std::string who = std::string(h->kind) + ": " + h->class_name;
+    PyObject* obj = pyobjref_lookup(sel, argc, argv, h->obj, who.c_str());
+    if (!obj) return false;
+    PyObject* keep = h->inst;
+    Py_INCREF(keep);
+    char name[64];
+    snprintf(name, sizeof(name), "_anything_%d", n);
+    PyObject* a = PyTuple_Pack(1, obj);
+    Call c = try_call(h, keep, name, a);
+    Py_DECREF(a);
+    if (c == NOT_FOUND) {
+        PyObject* inlet = PyLong_FromLong(n);
+        a = PyTuple_Pack(2, inlet, obj);
+        c = try_call(h, keep, "_anything_", a);
+        Py_DECREF(a);
+        Py_DECREF(inlet);
+    }
+    if (c == NOT_FOUND)
+        console_postf(1, "pyext: %s: no method for a Python object (%s) into inlet %d: define "
+                      "_anything_%d or _anything_", h->class_name.c_str(), Py_TYPE(obj)->tp_name,
+                      n, n);
+    Py_DECREF(obj);
+    if (h->respond.load()) respond(h, c != NOT_FOUND);
+    Py_DECREF(keep);
+    return c != NOT_FOUND;
+}
+
 bool host_dispatch(Host* h, int n, t_symbol* sel, int argc, const t_atom* argv) {
     if (!h->inst) {
         if (h->alive.load())
@@ -289,6 +319,7 @@ bool host_dispatch(Host* h, int n, t_symbol* sel, int argc, const t_atom* argv) 
                           "and send 'reload.'", h->class_name.c_str());
         return false;
     }
+    if (pyobjref_is(sel, argc, argv)) return dispatch_object(h, n, sel, argc, argv);
     PyObject* keep = h->inst;  // a reload may replace h->inst while we run
     Py_INCREF(keep);
     DispatchArgs d(n, sel, argc, argv);
@@ -338,6 +369,12 @@ void host_message(Host* h, int inlet, t_symbol* sel, int argc, t_atom* argv) {
         return;
     }
     InMsg m;
+    if (pyobjref_is(sel, argc, argv)) {  // keep the object valid until the worker has it
+        bool ok;
+        std::string who = std::string(h->kind) + ": " + h->class_name;
+        m.pin = pyobjref_pin(sel, argc, argv, h->obj, who.c_str(), &ok);
+        if (!ok) return;
+    }
     m.inlet = inlet;
     m.sel = sel;
     m.atoms.assign(argv, argv + argc);

@@ -90,6 +90,7 @@ PYEXT_EXPORT void py_setup(void) {
     done = true;
     g_pd_thread.store(pthread_self());
     g_batch = detect_batch();
+    pyobjref_init();
     outqueue_init();
     g_ok = start_python();
     if (g_ok) {

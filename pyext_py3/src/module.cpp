@@ -80,6 +80,10 @@ static PyObject* mod_sync(PyObject*, PyObject*) { return PyBool_FromLong(batch_m
 
 static PyObject* mod_isthreaded(PyObject*, PyObject*) { Py_RETURN_TRUE; }
 
+static PyObject* mod_pyobjects(PyObject*, PyObject*) {
+    return PyLong_FromSize_t(pyobjref_count());
+}
+
 // _priority(n): change the nice value of the calling thread by -n (higher = more urgent).
 static PyObject* mod_priority(PyObject*, PyObject* args) {
     int delta;
@@ -98,6 +102,9 @@ static PyMethodDef module_methods[] = {
     {"_blocksize", mod_blocksize, METH_NOARGS, "Pd's block size"},
     {"_sync", mod_sync, METH_NOARGS, "True when Pd runs with -batch (all objects synchronous)"},
     {"_isthreaded", mod_isthreaded, METH_NOARGS, "True: this build supports detached calls"},
+    {"_pyobjects", mod_pyobjects, METH_NOARGS,
+     "how many Python objects sent with @py 1 are still referenced by Pd messages (after "
+     "dropping the expired ones)"},
     {"_priority", mod_priority, METH_VARARGS, "_priority(n): raise this thread's priority by n"},
     {nullptr, nullptr, 0, nullptr}};
 

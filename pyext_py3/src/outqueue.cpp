@@ -75,6 +75,7 @@ namespace {
 
 void tick(void*) {
     note_pd_thread();
+    pyobjref_tick();
     outqueue_drain();
     clock_delay(g_q->clock, 1.0);
 }

@@ -2,6 +2,13 @@
 //
 //   [py {ninlets} module function args...]   [py module.function]   [py .builtin]
 //   [py module]  (the function is chosen by each message's selector)
+//
+// [pym]: call a method of a Python object (spec §1.5). Always synchronous.
+//
+//   [pym {ninlets} method]   inlet 1: the object (hot), inlets 2..ninlets: arguments
+//
+// Both accept opaque Python objects (@py 1 messages of any py object) in every Python
+// inlet, whatever their own @py; with @py 1 they send their result as such an object.
 #include "pyext.hpp"
 
 #include <cstring>
@@ -14,6 +21,7 @@ struct t_pyobj {
     PyObject* stored;         // list of stored argument values, one per inlet (ninlets form)
     int ninlets;              // -1: one inlet taking whole messages
     t_outlet* result;
+    bool method;              // [pym]: func_name is a method of the object in inlet 1
 };
 
 struct t_py_proxy {
@@ -23,7 +31,63 @@ struct t_py_proxy {
 };
 
 static t_class* g_py_class = nullptr;
+static t_class* g_pym_class = nullptr;
 static t_class* g_py_proxy_class = nullptr;
+
+static const char* who(t_pyobj* x) { return x->method ? "pym" : "py"; }
+
+// Operator names of [pym] and the special methods they call (as the original's table,
+// with Python 3's names: / is __truediv__, ! is __bool__).
+static const char* const kMethodAliases[][2] = {
+    {"+", "__add__"},   {"+=", "__iadd__"},   {"!+", "__radd__"},
+    {"-", "__sub__"},   {"-=", "__isub__"},   {"!-", "__rsub__"},
+    {"*", "__mul__"},   {"*=", "__imul__"},   {"!*", "__rmul__"},
+    {"/", "__truediv__"}, {"/=", "__itruediv__"}, {"!/", "__rtruediv__"},
+    {"//", "__floordiv__"}, {"//=", "__ifloordiv__"}, {"!//", "__rfloordiv__"},
+    {"%", "__mod__"},   {"%=", "__imod__"},   {"!%", "__rmod__"},
+    {"**", "__pow__"},  {"**=", "__ipow__"},  {"!**", "__rpow__"},
+    {"&", "__and__"},   {"&=", "__iand__"},   {"!&", "__rand__"},
+    {"|", "__or__"},    {"|=", "__ior__"},    {"!|", "__ror__"},
+    {"^", "__xor__"},   {"^=", "__ixor__"},   {"!^", "__rxor__"},
+    {"<<", "__lshift__"}, {"<<=", "__ilshift__"}, {"!<<", "__rlshift__"},
+    {">>", "__rshift__"}, {">>=", "__irshift__"}, {"!>>", "__rrshift__"},
+    {"==", "__eq__"},   {"!=", "__ne__"},     {"<", "__lt__"},   {">", "__gt__"},
+    {"<=", "__le__"},   {">=", "__ge__"},     {"!", "__bool__"}, {"~", "__invert__"},
+    {"[]", "__getitem__"},
+    {".abs", "__abs__"}, {".neg", "__neg__"}, {".pos", "__pos__"}, {".divmod", "__divmod__"},
+    {".int", "__int__"}, {".long", "__int__"}, {".float", "__float__"},
+    {".complex", "__complex__"}, {".str", "__str__"}, {".repr", "__repr__"},
+    {".doc", "__doc__"}, {".len", "__len__"}, {".in", "__contains__"},
+};
+
+static std::string method_name(const char* name) {
+    for (const auto& a : kMethodAliases)
+        if (!strcmp(a[0], name)) return a[1];
+    return name;
+}
+
+// The Python value of a message into a storing inlet (GIL held): one atom as itself,
+// several as a tuple, an anything message with its selector first, bang as None, an
+// opaque object reference as the object. NULL: refused (one line posted).
+static PyObject* inlet_value(t_pyobj* x, t_symbol* s, int argc, t_atom* argv) {
+    if (pyobjref_is(s, argc, argv)) return pyobjref_lookup(s, argc, argv, x, who(x));
+    bool typed = s == &s_float || s == &s_symbol || s == &s_list;
+    PyObject* v;
+    if (typed && argc == 1)
+        v = atom_to_py(argv);
+    else if (typed)
+        v = atoms_to_tuple(argc, argv);
+    else if (s == &s_bang)
+        v = (Py_INCREF(Py_None), Py_None);
+    else {
+        std::vector<t_atom> all(argc + 1);
+        SETSYMBOL(&all[0], s);
+        std::copy(argv, argv + argc, all.begin() + 1);
+        v = atoms_to_tuple(argc + 1, all.data());
+    }
+    if (!v) report_exception((std::string(who(x)) + ": could not convert the message").c_str(), x);
+    return v;
+}
 
 static void set_argv(Host* h) {
     PyObject* argv = PyList_New(0);
@@ -70,17 +134,50 @@ static bool resolve(t_pyobj* x, bool reload) {
 static void call_and_output(t_pyobj* x, PyObject* fn, PyObject* args) {
     PyObject* r = PyObject_Call(fn, args, nullptr);
     if (!r) {
-        report_exception("py: exception in the called function");
+        report_exception(x->method ? "pym: exception in the called method"
+                                   : "py: exception in the called function");
+        return;
+    }
+    if (x->method && r == Py_None) {  // as the original: a method returning None sends nothing
+        Py_DECREF(r);
         return;
     }
     OutMsg m;
-    bool ok = py_to_msg(r, m);
+    bool ok = true;
+    if (r != Py_None && x->host->get()->pymsg.load())
+        pyobjref_message(r, false, m);  // @py 1: the object itself (Pd's thread: not pinned)
+    else
+        ok = py_to_msg(r, m);
     Py_DECREF(r);
     if (!ok) {
-        report_exception("py: the result cannot be sent to Pd");
+        report_exception((std::string(who(x)) + ": the result cannot be sent to Pd").c_str());
         return;
     }
     msg_to_outlet(x->result, m);
+}
+
+// [pym]: look the method up on the object in inlet 1 and call it with the other inlets.
+static void pym_call(t_pyobj* x) {
+    Gil gil;
+    PyObject* target = PyList_GET_ITEM(x->stored, 0);
+    if (target == Py_None) {
+        pd_error(x, "pym: no object in inlet 1 yet");
+        return;
+    }
+    std::string name = method_name(x->func_name->c_str());
+    PyObject* fn = PyObject_GetAttrString(target, name.c_str());
+    if (!fn) {
+        report_exception(("pym: " + std::string(Py_TYPE(target)->tp_name) + " has no method '" +
+                          name + "'").c_str(), x);
+        return;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(x->stored);
+    PyObject* args = PyList_GetSlice(x->stored, 1, n);
+    PyObject* t = args ? PyList_AsTuple(args) : nullptr;
+    Py_XDECREF(args);
+    if (t) call_and_output(x, fn, t);
+    Py_XDECREF(t);
+    Py_DECREF(fn);
 }
 
 static void py_call_message(t_pyobj* x, t_symbol* s, int argc, t_atom* argv) {
@@ -88,7 +185,26 @@ static void py_call_message(t_pyobj* x, t_symbol* s, int argc, t_atom* argv) {
     bool typed = s == &s_float || s == &s_list || s == &s_symbol || s == &s_bang;
     PyObject* fn = x->func;
     Py_XINCREF(fn);
-    PyObject* args = atoms_to_tuple(argc, argv);
+    PyObject* args;
+    if (pyobjref_is(s, argc, argv)) {  // an opaque object: the one argument
+        PyObject* obj = pyobjref_lookup(s, argc, argv, x, "py");
+        if (!obj) {
+            Py_XDECREF(fn);
+            return;
+        }
+        args = PyTuple_Pack(1, obj);
+        Py_DECREF(obj);
+        if (!fn) {
+            pd_error(x, "py: no function set for a Python object (use [py module function])");
+            Py_DECREF(args);
+            return;
+        }
+        call_and_output(x, fn, args);
+        Py_DECREF(args);
+        Py_DECREF(fn);
+        return;
+    }
+    args = atoms_to_tuple(argc, argv);
     if (!fn) {  // [py module]: the selector names the function
         Host* h = x->host->get();
         if (h->module && !typed) fn = PyObject_GetAttrString(h->module, s->s_name);
@@ -131,26 +247,26 @@ static void proxy_anything(t_py_proxy* p, t_symbol* s, int argc, t_atom* argv) {
     }
     {
         Gil gil;
-        PyObject* v;
-        bool typed = s == &s_float || s == &s_symbol || s == &s_list;
-        if (typed && argc == 1)
-            v = atom_to_py(argv);
-        else if (typed)
-            v = atoms_to_tuple(argc, argv);
-        else if (s == &s_bang)
-            v = nullptr;
-        else {
-            std::vector<t_atom> all(argc + 1);
-            SETSYMBOL(&all[0], s);
-            std::copy(argv, argv + argc, all.begin() + 1);
-            v = atoms_to_tuple(argc + 1, all.data());
+        if (s == &s_bang && !x->method) {
+            // [py n f]: bang keeps the stored value (as before)
+        } else {
+            PyObject* v = inlet_value(x, s, argc, argv);
+            if (!v) return;  // refused: no call
+            PyList_SetItem(x->stored, p->inlet - 1, v);  // steals v
         }
-        if (v) PyList_SetItem(x->stored, p->inlet - 1, v);  // steals v
     }
-    if (p->inlet == 1) py_call_stored(x);  // inlet 1 is hot, the others cold
+    if (p->inlet != 1) return;  // inlet 1 is hot, the others cold
+    if (x->method)
+        pym_call(x);
+    else
+        py_call_stored(x);
 }
 
 static void py_bang(t_pyobj* x) {
+    if (x->method) {
+        pym_call(x);
+        return;
+    }
     if (x->ninlets >= 0) {
         py_call_stored(x);
         return;
@@ -168,6 +284,29 @@ static void py_bang(t_pyobj* x) {
 static void py_control(t_pyobj* x, t_symbol* s, int argc, t_atom* argv) {
     Host* h = x->host->get();
     const char* sel = s->s_name;
+    if (x->method) {
+        if (!strcmp(sel, "set") && argc == 1 && argv[0].a_type == A_SYMBOL) {
+            *x->func_name = argv[0].a_w.w_symbol->s_name;
+        } else if (!strcmp(sel, "set")) {
+            pd_error(x, "pym: set method");
+        } else if (!strcmp(sel, "help")) {
+            post("pym: [pym {ninlets} method {@py 0|1}]: inlet 1 takes the object (hot), inlets "
+                 "2.. the arguments; bang calls again");
+            post("  method: a name, or an operator (+ - * / // %% ** & | ^ << >> == != < > <= >= [] "
+                 "and their += and !+ forms, .len .str .repr .int .float .abs .neg .in ...)");
+            post("  the result (none for None) goes out of the left outlet; leftmost inlet: set "
+                 "method, help, py 0|1, respond 0|1");
+        } else if (pyobjref_is(s, argc, argv)) {
+            pd_error(x, "pym: a Python object into the leftmost inlet: connect it to inlet 1");
+        } else if (!host_control(h, s, argc, argv)) {
+            pd_error(x, "pym: no method for '%s' in the leftmost inlet", sel);
+        }
+        return;
+    }
+    if (pyobjref_is(s, argc, argv)) {
+        pd_error(x, "py: a Python object into the leftmost inlet: connect it to inlet 1");
+        return;
+    }
     if (!strcmp(sel, "set")) {
         if (argc < 1 || argv[argc - 1].a_type != A_SYMBOL) {
             pd_error(x, "py: set [module] function");
@@ -218,6 +357,7 @@ static void* py_new(t_symbol* s, int argc, t_atom* argv) {
     x->func = nullptr;
     x->stored = nullptr;
     x->ninlets = ninlets;
+    x->method = false;
     Host* h = x->host->get();
     h->obj = &x->x_obj;
     h->kind = "py";
@@ -252,6 +392,58 @@ static void* py_new(t_symbol* s, int argc, t_atom* argv) {
     return x;
 }
 
+// [pym {ninlets} method args... @attrs]: ninlets (default 1) Python inlets.
+static void* pym_new(t_symbol*, int argc, t_atom* argv) {
+    if (!interp_ok()) {
+        pd_error(nullptr, "pym: Python is not available (see the start-up messages)");
+        return nullptr;
+    }
+    int i = 0, ninlets = 1;
+    if (i < argc && argv[i].a_type == A_FLOAT) ninlets = (int)argv[i++].a_w.w_float;
+    if (ninlets < 1) ninlets = 1;
+    int k = i;
+    while (k < argc && !(argv[k].a_type == A_SYMBOL && argv[k].a_w.w_symbol->s_name[0] == '@')) k++;
+    std::string method;
+    if (i < k && argv[i].a_type == A_SYMBOL) method = argv[i++].a_w.w_symbol->s_name;
+    if (method.empty()) {
+        pd_error(nullptr, "pym: usage: [pym {ninlets} method]");
+        return nullptr;
+    }
+    t_pyobj* x = (t_pyobj*)pd_new(g_pym_class);
+    x->host = new HostPtr(std::make_shared<Host>());
+    x->func_name = new std::string(method);
+    x->func = nullptr;
+    x->ninlets = ninlets;
+    x->method = true;
+    Host* h = x->host->get();
+    h->obj = &x->x_obj;
+    h->kind = "pym";
+    h->canvas = canvas_getcurrent();
+    h->canvas_dir = h->canvas ? canvas_getdir(h->canvas)->s_name : ".";
+    h->class_name = method;
+    h->args.assign(argv + i, argv + k);
+    {
+        Gil gil;
+        x->stored = PyList_New(ninlets);
+        for (int j = 0; j < ninlets; j++) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(x->stored, j, Py_None);
+        }
+    }
+    for (int j = 1; j <= ninlets; j++) {
+        t_py_proxy* p = (t_py_proxy*)pd_new(g_py_proxy_class);
+        p->owner = x;
+        p->inlet = j;
+        inlet_new(&x->x_obj, &p->pd, nullptr, nullptr);
+        h->inlet_proxies.push_back(&p->pd);
+    }
+    x->result = outlet_new(&x->x_obj, nullptr);
+    h->attr_outlet = outlet_new(&x->x_obj, nullptr);
+    h->outlets_ready = true;
+    host_apply_attrs(h, argc - k, argv + k);
+    return x;
+}
+
 static void py_free(t_pyobj* x) {
     Host* h = x->host->get();
     h->alive.store(false);
@@ -272,4 +464,8 @@ void py_obj_setup() {
                            CLASS_DEFAULT, A_GIMME, 0);
     class_addbang(g_py_class, (t_method)py_bang);
     class_addanything(g_py_class, (t_method)py_control);
+    g_pym_class = class_new(gensym("pym"), (t_newmethod)pym_new, (t_method)py_free,
+                            sizeof(t_pyobj), CLASS_DEFAULT, A_GIMME, 0);
+    class_addbang(g_pym_class, (t_method)py_bang);
+    class_addanything(g_pym_class, (t_method)py_control);
 }

@@ -33,7 +33,13 @@ static PyObject* cls_outlet(PyObject* self, PyObject* args) {
         return nullptr;
     }
     OutMsg m;
-    if (n == 2) {
+    if (h->pymsg.load()) {  // @py 1: the object itself (several arguments: their tuple)
+        PyObject* v = n == 2 ? (Py_INCREF(PyTuple_GET_ITEM(args, 1)), PyTuple_GET_ITEM(args, 1))
+                             : PyTuple_GetSlice(args, 1, n);
+        if (!v) return nullptr;
+        pyobjref_message(v, !on_pd_thread(), m);
+        Py_DECREF(v);
+    } else if (n == 2) {
         if (!py_to_msg(PyTuple_GET_ITEM(args, 1), m)) return nullptr;
     } else {
         PyObject* rest = PyTuple_GetSlice(args, 1, n);

@@ -77,6 +77,7 @@ struct OutAtom {
 struct OutMsg {
     std::string sel;  // "bang", "float", "symbol", "list" or an anything selector
     std::vector<OutAtom> atoms;
+    std::shared_ptr<void> pin;  // an opaque Python object reference kept valid while queued
 };
 
 PyObject* atom_to_py(const t_atom* a);                     // new ref, or NULL with error
@@ -97,6 +98,26 @@ void msg_to_outlet(t_outlet* o, const OutMsg& m);
 void msg_to_receiver(const std::string& name, const OutMsg& m);
 void msg_to_pd(t_pd* target, const OutMsg& m);
 std::vector<t_atom> msg_atoms(const OutMsg& m);
+
+// ---------------------------------------------------------------- opaque objects (pyobjref.cpp)
+// @py 1: Python objects travel as `PyObject <type> <hi> <lo>` messages that name an entry
+// of a table of references (lifetime rule in pyobjref.cpp and docs/pyext.md).
+void pyobjref_init();
+void pyobjref_tick();                 // Pd's thread, every 1 ms of logical time
+t_symbol* pyobjref_selector();
+// GIL held: register v and build its message; `pinned` (a message that will wait in a
+// queue) keeps it valid until out.pin is released.
+void pyobjref_message(PyObject* v, bool pinned, OutMsg& out);
+// Is this message a reference? (also `list PyObject ...`); *id = 0 if malformed.
+bool pyobjref_is(t_symbol* sel, int argc, const t_atom* argv, uint64_t* id = nullptr);
+// GIL held: the object (new ref), or NULL after posting one line (expired, malformed).
+PyObject* pyobjref_lookup(t_symbol* sel, int argc, const t_atom* argv, const void* obj,
+                          const char* who);
+// No GIL: keep a reference valid while its message waits in a queue; nullptr (one line
+// posted, *ok false) if it already expired.
+std::shared_ptr<void> pyobjref_pin(t_symbol* sel, int argc, const t_atom* argv, const void* obj,
+                                   const char* who, bool* ok);
+size_t pyobjref_count();              // GIL held: live references (after collecting)
 
 // ---------------------------------------------------------------- Symbol (symbol.cpp)
 PyObject* symbol_from_pd(t_symbol* s);    // new ref to a pyext.Symbol
@@ -141,6 +162,7 @@ struct InMsg {
     int inlet = 0;          // Python inlet number, 1-based
     t_symbol* sel = nullptr;
     std::vector<t_atom> atoms;
+    std::shared_ptr<void> pin;  // an opaque object reference, kept valid until dispatched
 };
 
 struct Worker;   // worker.cpp
@@ -179,6 +201,7 @@ struct Host : std::enable_shared_from_this<Host> {
     std::atomic<int> detach{0};
     std::atomic<int> sync_attr{-1};  // -1: automatic (sync under -batch), 0 or 1: @sync
     std::atomic<bool> respond{false};
+    std::atomic<bool> pymsg{false};  // @py 1: outlets send opaque Python object references
     std::atomic<int> running{0};   // detached calls in progress
     std::atomic<unsigned> stop_count{0};   // stops so far: Python threads compare it
     std::atomic<bool> stop_pending{false};  // stop sent: clear shouldexit when running is 0
