@@ -7,8 +7,10 @@ importer tests (tests/ddsp/test_convert.py, tests/melody_rnn/test_melody_convert
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
+import cramjam
 import numpy as np
 import pytest
 
@@ -60,15 +62,22 @@ def snappy_literal(data: bytes) -> bytes:
     return bytes(out)
 
 
+def real_snappy(data: bytes) -> bytes:
+    """A raw snappy block made by a real snappy implementation (cramjam, in Rust)."""
+    return bytes(cramjam.snappy.compress_raw(data))
+
+
 def make_table(entries: list[tuple[bytes, bytes]], *, per_block: int = 3,
-               restart_interval: int = 2, snappy: bool = False) -> bytes:
-    """A table file: data blocks of ``per_block`` entries, an index block and the footer."""
+               restart_interval: int = 2,
+               snappy: Callable[[bytes], bytes] | None = None) -> bytes:
+    """A table file: data blocks of ``per_block`` entries (compressed with ``snappy``, if
+    given), an index block and the footer."""
     out, index = bytearray(), []
     for i in range(0, len(entries), per_block):
         chunk = entries[i:i + per_block]
         block = make_block(chunk, restart_interval)
         if snappy:
-            block = snappy_literal(block)
+            block = snappy(block)
         index.append((chunk[-1][0], enc_varint(len(out)) + enc_varint(len(block))))
         out += block + bytes([1 if snappy else 0]) + b"\0\0\0\0"
     index_block = make_block(index, 1)
@@ -139,11 +148,88 @@ def test_corrupt_snappy_is_an_error(bad, match):
         tfc.snappy_decompress(bad)
 
 
+def snappy_elements(block: bytes) -> set[str]:
+    """The kinds of element in a snappy block ("literal+<length bytes>", "copy<offset
+    bytes>"), so that the tests below can show what they cover."""
+    _, pos = tfc.varint(block, 0)
+    kinds = set()
+    while pos < len(block):
+        tag, kind = block[pos], block[pos] & 3
+        if kind == 0:
+            extra = max(0, (tag >> 2) - 59)
+            n = int.from_bytes(block[pos + 1:pos + 1 + extra], "little") if extra else tag >> 2
+            kinds.add(f"literal+{extra}")
+            pos += 1 + extra + n + 1
+        else:
+            width = (1, 2, 4)[kind - 1]
+            kinds.add(f"copy{width}")
+            pos += 1 + width
+    return kinds
+
+
+def _snappy_inputs() -> dict[str, bytes]:
+    rng = np.random.default_rng(16)
+    noise = rng.integers(0, 256, 200_000, dtype=np.uint8).tobytes()
+    words = [b"kernel", b"bias", b"rnn/", b"lstm", b"cell_", b"0", b"1", b"/", b"attention"]
+    text = b"".join(words[i] for i in rng.integers(0, len(words), 40_000))
+    chunk = noise[:5000]  # repeats 5000 bytes back: copies with 2-byte offsets
+    weights = rng.normal(0, 0.1, 30_000).astype("<f4").tobytes()
+    return {
+        "empty": b"",
+        "one byte": b"x",
+        "incompressible": noise,
+        "long run": b"\0" * 1_000_000,
+        "short period run": b"ab" * 100_000 + b"abc" * 50_000,
+        "words": text,
+        "far repeats": chunk * 30,
+        "noise between runs": b"".join(noise[i:i + 100] + bytes(100)
+                                       for i in range(0, 20_000, 100)),
+        "weights and zeros": weights + bytes(70_000) + weights,
+        # Snappy compresses in 64 KiB fragments: lengths around the fragment boundaries.
+        **{f"{n} bytes": (text * 4)[:n] for n in (65_535, 65_536, 65_537, 131_072, 131_073)},
+    }
+
+
+SNAPPY_INPUTS = _snappy_inputs()
+
+
+@pytest.mark.parametrize("name", list(SNAPPY_INPUTS))
+def test_snappy_reads_real_snappy(name):
+    data = SNAPPY_INPUTS[name]
+    block = real_snappy(data)
+    assert tfc.snappy_decompress(block) == data
+
+
+def test_real_snappy_inputs_cover_every_element_kind():
+    kinds = set().union(*(snappy_elements(real_snappy(d)) for d in SNAPPY_INPUTS.values()))
+    # Literals with 0, 1 and 2 length bytes; copies with 1- and 2-byte offsets. Snappy's
+    # own compressor never writes 4-byte offsets (its fragments are 64 KiB), so those are
+    # covered by the hand-made block of test_snappy_literals_and_copies.
+    assert {"literal+0", "literal+1", "literal+2", "copy1", "copy2"} <= kinds
+    assert len(real_snappy(SNAPPY_INPUTS["long run"])) < 60_000  # it did compress
+
+
+def test_table_of_real_snappy_blocks_larger_than_a_fragment():
+    rng = np.random.default_rng(5)
+    entries = [(b"t%03d" % i, rng.normal(0, 1, 10_000 + 997 * i).astype("<f4").tobytes()
+                + bytes(3_000)) for i in range(7)]
+    table = make_table(entries, per_block=3, snappy=real_snappy)
+    assert len(table) < sum(len(v) for _, v in entries)  # the blocks were compressed
+    assert list(tfc.table_entries(table)) == entries
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 5, 100])
+def test_truncated_real_snappy_is_an_error(cut):
+    block = real_snappy(SNAPPY_INPUTS["words"][:20_000])
+    with pytest.raises(TFCheckpointError, match="snappy"):
+        tfc.snappy_decompress(block[:-cut])
+
+
 KEYS = [b"model/dense/bias", b"model/dense/kernel", b"model/dense_1/bias",
         b"model/dense_1/kernel", b"model/rnn/cell/bias", b"model/rnn/cell/kernel", b"z"]
 
 
-@pytest.mark.parametrize("snappy", [False, True])
+@pytest.mark.parametrize("snappy", [None, snappy_literal, real_snappy])
 def test_table_with_prefix_compressed_keys_across_restarts(snappy):
     entries = [(k, b"v%d" % i) for i, k in enumerate(KEYS)]
     block = make_block(entries, restart_interval=3)

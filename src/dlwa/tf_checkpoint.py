@@ -88,7 +88,8 @@ def snappy_decompress(data: bytes) -> bytes:
     """Decompress one raw snappy block (length varint, then literal and copy elements).
 
     Raises:
-        TFCheckpointError: a copy reaching before the start, or a wrong total length.
+        TFCheckpointError: an element running past the end, a copy reaching before the
+            start, or a wrong total length.
     """
     length, pos = varint(data, 0)
     out = bytearray()
@@ -105,12 +106,16 @@ def snappy_decompress(data: bytes) -> bytes:
             out += data[pos:pos + n + 1]
             pos += n + 1
             continue
-        if kind == 1:  # copy, 1-byte offset: 4-11 bytes, 11-bit offset
-            n, offset, pos = (n & 7) + 4, ((tag >> 5) << 8) | data[pos], pos + 1
-        else:  # copy with a 2- or 4-byte offset: 1-64 bytes
-            width = 2 if kind == 2 else 4
-            n, offset, pos = n + 1, int.from_bytes(data[pos:pos + width], "little"), pos + width
-        if pos > len(data) or not 0 < offset <= len(out):
+        width = (1, 2, 4)[kind - 1]  # copy: 1 byte (+ 3 tag bits), 2 or 4 bytes of offset
+        if pos + width > len(data):
+            raise TFCheckpointError(f"snappy copy at byte {pos - 1} runs past the end of the "
+                                    "block")
+        offset, pos = int.from_bytes(data[pos:pos + width], "little"), pos + width
+        if kind == 1:  # 4-11 bytes, 11-bit offset
+            n, offset = (n & 7) + 4, ((tag >> 5) << 8) | offset
+        else:  # 1-64 bytes
+            n += 1
+        if not 0 < offset <= len(out):
             raise TFCheckpointError(f"snappy copy {offset} bytes back after {len(out)} bytes "
                                     "(corrupt block)")
         pattern = out[len(out) - offset:len(out) - offset + n]
