@@ -31,9 +31,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dlwa import tf_checkpoint
-from dlwa.ddsp.model import DDSPConfig, DDSPModel, save_model
+from dlwa.ddsp.model import LOUDNESS_RANGE_DB, DDSPConfig, DDSPModel, save_model
 
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+# ddsp v3 scales loudness by its DB_RANGE (80 dB: ld / 80 + 1); dlwa models by
+# LOUDNESS_RANGE_DB (120 dB, old ddsp's LD_RANGE). The importer folds the difference into
+# the loudness stack's first Dense layer.
+DDSP_LOUDNESS_RANGE_DB = 80.0
 
 
 class DDSPImportError(ValueError):
@@ -171,6 +175,12 @@ def convert_weights(tensors: dict[str, np.ndarray], config: DDSPConfig) -> dict[
             state[f"{torch_name}.{3 * i + 1}.bias"] = get(f"{layer}/layer_with_weights-1/beta")
 
     stack("decoder.ld_stack", "decoder/input_stacks/0")
+    # ddsp's ld_scaled = s · (dlwa's − 1) + 1 with s = 120/80: W·x + b becomes
+    # (s·W)·x + (b − (s − 1)·W) on dlwa's scaled loudness (the kernel has one input column).
+    s = LOUDNESS_RANGE_DB / DDSP_LOUDNESS_RANGE_DB
+    kernel = state["decoder.ld_stack.0.weight"]
+    state["decoder.ld_stack.0.bias"] = state["decoder.ld_stack.0.bias"] - (s - 1) * kernel[:, 0]
+    state["decoder.ld_stack.0.weight"] = s * kernel
     stack("decoder.f0_stack", "decoder/input_stacks/1")
     stack("decoder.out_stack", "decoder/out_stack")
     units = config.rnn_channels
