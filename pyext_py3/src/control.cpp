@@ -228,6 +228,11 @@ bool host_control(Host* h, t_symbol* sel, int argc, t_atom* argv) {
     const char* s = sel->s_name;
     if (s[0] == '@') s++;  // "@detach 1" as a message
     if (!interp_ok()) return false;
+    if (pyobjref_is(sel, argc, argv)) {
+        pd_error(h->obj, "%s: a Python object (PyObject message) into the leftmost inlet, which "
+                 "takes control messages only: connect it to a Python inlet", h->kind);
+        return true;
+    }
     if (!arity_ok(h, s, argc)) return true;
     if (!strcmp(s, "reload") || !strcmp(s, "reload.")) {
         do_reload(h, s[6] == '.', argc, argv);

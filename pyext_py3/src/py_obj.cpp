@@ -296,15 +296,9 @@ static void py_control(t_pyobj* x, t_symbol* s, int argc, t_atom* argv) {
                  "and their += and !+ forms, .len .str .repr .int .float .abs .neg .in ...)");
             post("  the result (none for None) goes out of the left outlet; leftmost inlet: set "
                  "method, help, py 0|1, respond 0|1");
-        } else if (pyobjref_is(s, argc, argv)) {
-            pd_error(x, "pym: a Python object into the leftmost inlet: connect it to inlet 1");
         } else if (!host_control(h, s, argc, argv)) {
             pd_error(x, "pym: no method for '%s' in the leftmost inlet", sel);
         }
-        return;
-    }
-    if (pyobjref_is(s, argc, argv)) {
-        pd_error(x, "py: a Python object into the leftmost inlet: connect it to inlet 1");
         return;
     }
     if (!strcmp(sel, "set")) {
