@@ -6,6 +6,7 @@ importer tests (tests/ddsp/test_convert.py, tests/melody_rnn/test_melody_convert
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from dlwa import tf_checkpoint as tfc
+from dlwa import tf_protos
 from dlwa.tf_checkpoint import TFCheckpointError
 
 # ----- writers (the inverse of the reader, just enough for these tests)
@@ -357,3 +359,212 @@ def test_v1_checkpoint_errors_name_the_source():
     quantized = ld(1, ld(1, ld(1, b"q") + vint(3, 11)))
     with pytest.raises(TFCheckpointError, match="'q' has TensorFlow dtype 11"):
         tfc.read_v1_checkpoint(make_table([(b"", quantized)]))
+
+
+# ----- the protobuf messages against TensorFlow's published definitions
+
+PUBLISHED = """
+VersionDef: int32 producer = 1; int32 min_consumer = 2; repeated int32 bad_consumers = 3;
+TensorShapeProto.Dim: int64 size = 1; string name = 2;
+TensorShapeProto: repeated TensorShapeProto.Dim dim = 2; bool unknown_rank = 3;
+TensorSliceProto.Extent: int64 start = 1; int64 length = 2;
+TensorSliceProto: repeated TensorSliceProto.Extent extent = 1;
+TensorProto: DataType dtype = 1; TensorShapeProto tensor_shape = 2; int32 version_number = 3;
+    bytes tensor_content = 4; repeated int32 half_val = 13; repeated float float_val = 5;
+    repeated double double_val = 6; repeated int32 int_val = 7; repeated bytes string_val = 8;
+    repeated float scomplex_val = 9; repeated int64 int64_val = 10;
+    repeated bool bool_val = 11; repeated double dcomplex_val = 12;
+    repeated uint32 uint32_val = 16; repeated uint64 uint64_val = 17;
+BundleHeaderProto: int32 num_shards = 1; BundleHeaderProto.Endianness endianness = 2;
+    VersionDef version = 3;
+BundleEntryProto: DataType dtype = 1; TensorShapeProto shape = 2; int32 shard_id = 3;
+    int64 offset = 4; int64 size = 5; fixed32 crc32c = 6;
+    repeated TensorSliceProto slices = 7;
+SavedSliceMeta: string name = 1; TensorShapeProto shape = 2; DataType type = 3;
+    repeated TensorSliceProto slice = 4;
+SavedTensorSliceMeta: repeated SavedSliceMeta tensor = 1; VersionDef versions = 2;
+SavedSlice: string name = 1; TensorSliceProto slice = 2; TensorProto data = 3;
+SavedTensorSlices: SavedTensorSliceMeta meta = 1; SavedSlice data = 2;
+"""
+"""The fields as TensorFlow's .proto files declare them (tensor.proto's resource, variant
+and float8 fields left out), transcribed separately from dlwa.tf_protos."""
+
+
+def _published() -> dict[str, set[tuple[str, int, str, bool]]]:
+    out = {}
+    for name, body in re.findall(r"^(\S+): (.*?)(?=^\S|\Z)", PUBLISHED, re.MULTILINE | re.DOTALL):
+        out[name] = {(field, int(number), type_, bool(repeated)) for repeated, type_, field, number
+                     in re.findall(r"(repeated )?(\S+) (\w+) = (\d+);", body)}
+    return out
+
+
+def _type_name(field) -> str:
+    if field.message_type or field.enum_type:
+        full = (field.message_type or field.enum_type).full_name
+        return full.removeprefix("tensorflow.")
+    return {field.TYPE_INT32: "int32", field.TYPE_INT64: "int64", field.TYPE_UINT32: "uint32",
+            field.TYPE_UINT64: "uint64", field.TYPE_FIXED32: "fixed32", field.TYPE_FLOAT: "float",
+            field.TYPE_DOUBLE: "double", field.TYPE_BOOL: "bool", field.TYPE_STRING: "string",
+            field.TYPE_BYTES: "bytes"}[field.type]
+
+
+@pytest.mark.parametrize("name", list(_published()))
+def test_message_fields_are_the_published_ones(name):
+    descriptor = getattr(tf_protos, name.split(".")[0]).DESCRIPTOR
+    if "." in name:
+        descriptor = descriptor.nested_types_by_name[name.split(".")[1]]
+    got = {(f.name, f.number, _type_name(f), f.is_repeated) for f in descriptor.fields}
+    assert got == _published()[name]
+    for field in descriptor.fields:  # TensorFlow writes repeated numbers packed
+        if field.is_repeated and _type_name(field) not in ("bytes", "string") and (
+                field.message_type is None):
+            assert field.is_packed, field.name
+
+
+def test_enums_and_oneof_are_the_published_ones():
+    data_type = tf_protos.BundleEntryProto.DESCRIPTOR.fields_by_name["dtype"].enum_type
+    numbers = {v.name: v.number for v in data_type.values}
+    assert numbers["DT_FLOAT"] == 1 and numbers["DT_BFLOAT16"] == 14
+    assert numbers["DT_HALF"] == 19 and numbers["DT_UINT64"] == 23 and numbers["DT_STRING"] == 7
+    assert tf_protos.BundleHeaderProto.BIG == 1 and tf_protos.BundleHeaderProto.LITTLE == 0
+    extent = tf_protos.TensorSliceProto.Extent
+    assert extent.DESCRIPTOR.fields_by_name["length"].containing_oneof.name == "has_length"
+
+
+def test_hand_encoded_messages_decode_into_the_named_fields():
+    """Wire bytes written here from the published field numbers, read by the classes."""
+    entry = tf_protos.BundleEntryProto.FromString(
+        vint(1, 19) + ld(2, shape_proto(4, -1)) + vint(3, 2) + vint(4, 2**40) + vint(5, 8)
+        + enc_varint(6 << 3 | 5) + struct.pack("<I", 0xDEADBEEF)
+        + ld(7, ld(1, vint(1, 3) + vint(2, 0)) + ld(1, vint(1, 0))))
+    assert (entry.dtype, entry.shard_id, entry.offset, entry.size) == (19, 2, 2**40, 8)
+    assert tfc.tensor_shape(entry.shape) == [4, -1] and entry.crc32c == 0xDEADBEEF
+    first, second = entry.slices[0].extent
+    assert (first.start, first.length, first.HasField("length")) == (3, 0, True)
+    assert not second.HasField("length")
+    header = tf_protos.BundleHeaderProto.FromString(vint(1, 3) + vint(2, 1) + ld(3, vint(1, 5)))
+    assert (header.num_shards, header.endianness, header.version.producer) == (3, 1, 5)
+    record = tf_protos.SavedTensorSlices.FromString(
+        ld(1, ld(1, ld(1, b"w") + ld(2, shape_proto(2)) + vint(3, 9)) + ld(2, vint(1, 1)))
+        + ld(2, ld(1, b"w") + ld(2, ld(1, vint(2, 2))) + ld(3, ld(10, enc_varint(7)))))
+    meta = record.meta.tensor[0]
+    assert (meta.name, meta.type, record.meta.versions.producer) == ("w", 9, 1)
+    assert record.data.name == "w" and record.data.slice.extent[0].length == 2
+    assert list(record.data.data.int64_val) == [7]
+    tensor = tf_protos.TensorProto.FromString(
+        ld(4, b"raw") + vint(3, 1) + ld(13, enc_varint(15360)) + ld(16, enc_varint(2**32 - 1))
+        + ld(17, enc_varint(2**64 - 1)) + ld(12, struct.pack("<2d", 1, 2)))
+    assert tensor.tensor_content == b"raw" and tensor.version_number == 1
+    assert list(tensor.half_val) == [15360] and list(tensor.uint32_val) == [2**32 - 1]
+    assert list(tensor.uint64_val) == [2**64 - 1] and list(tensor.dcomplex_val) == [1, 2]
+
+
+DTYPE_ARRAYS = {
+    1: np.array([[1.5, -2.25], [3, 4]], np.float32),
+    2: np.array([1e-300, -2.5], np.float64),
+    3: np.array([-(2**31), 2**31 - 1], np.int32),
+    4: np.array([0, 255], np.uint8),
+    5: np.array([-(2**15), 7], np.int16),
+    6: np.array([-128, 127], np.int8),
+    8: np.array([1 + 2j, -3.5j], np.complex64),
+    9: np.array([-(2**63), 2**63 - 1], np.int64),
+    10: np.array([True, False, True]),
+    14: np.array([1.0, -2.5, 2.0**127], np.float32),  # bfloat16-exact values
+    17: np.array([0, 65535], np.uint16),
+    18: np.array([1e-300 + 1j, -2j], np.complex128),
+    19: np.array([0.5, -65504], np.float16),
+    22: np.array([0, 2**32 - 1], np.uint32),
+    23: np.array([0, 2**64 - 1], np.uint64),
+}
+
+
+def _raw(array: np.ndarray, dtype: int, order: str = "<") -> bytes:
+    if dtype == tfc.DT_BFLOAT16:
+        return (array.view(np.uint32) >> 16).astype(np.dtype("u2").newbyteorder(order)).tobytes()
+    return array.astype(array.dtype.newbyteorder(order)).tobytes()
+
+
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_bundle_written_with_the_message_classes(tmp_path, big_endian):
+    order = ">" if big_endian else "<"
+    data, entries = b"", []
+    for dtype, array in DTYPE_ARRAYS.items():
+        raw = _raw(array, dtype, order)
+        entry = tf_protos.BundleEntryProto(dtype=dtype, offset=len(data), size=len(raw))
+        entry.shape.dim.extend(tf_protos.TensorShapeProto.Dim(size=n) for n in array.shape)
+        entries.append((b"t%02d" % dtype, entry.SerializeToString()))
+        data += raw
+    partitioned = tf_protos.BundleEntryProto(dtype=1)
+    partitioned.slices.add().extent.add(start=0, length=1)
+    entries.append((b"whole", partitioned.SerializeToString()))
+    header = tf_protos.BundleHeaderProto(num_shards=1, endianness=int(big_endian))
+    table = make_table([(b"", header.SerializeToString()), *sorted(entries)], per_block=4)
+    (tmp_path / "c.index").write_bytes(table)
+    (tmp_path / "c.data-00000-of-00001").write_bytes(data)
+    tensors = tfc.read_tensor_bundle(tmp_path / "c")
+    assert sorted(tensors) == sorted(f"t{d:02d}" for d in DTYPE_ARRAYS)
+    for dtype, array in DTYPE_ARRAYS.items():
+        got = tensors[f"t{dtype:02d}"]
+        assert got.dtype == array.dtype and got.dtype.isnative
+        np.testing.assert_array_equal(got, array)
+
+
+SAVER_FIELDS = {1: "float_val", 2: "double_val", 3: "int_val", 4: "int_val", 5: "int_val",
+                6: "int_val", 8: "scomplex_val", 9: "int64_val", 10: "bool_val", 14: "half_val",
+                17: "int_val", 18: "dcomplex_val", 19: "half_val", 22: "uint32_val",
+                23: "uint64_val"}
+"""The ``TensorProto`` field TensorFlow fills for each dtype (tensor.proto's comments and
+``tensor_util.make_tensor_proto``)."""
+
+
+def _values_field(tensor, dtype: int, array: np.ndarray) -> None:
+    """Fill ``tensor`` as TensorFlow's V1 saver does: the dtype's repeated field."""
+    field = getattr(tensor, SAVER_FIELDS[dtype])
+    flat = array.ravel()
+    if dtype == 19:
+        field.extend(flat.view(np.uint16).tolist())
+    elif dtype == tfc.DT_BFLOAT16:
+        field.extend((flat.view(np.uint32) >> 16).tolist())
+    elif flat.dtype.kind == "c":
+        field.extend(flat.view(flat.real.dtype).tolist())
+    else:
+        field.extend(flat.tolist())
+
+
+@pytest.mark.parametrize("as_content", [False, True])
+def test_v1_checkpoint_written_with_the_message_classes(as_content):
+    meta = tf_protos.SavedTensorSlices()
+    entries = []
+    for dtype, array in DTYPE_ARRAYS.items():
+        name = f"t{dtype:02d}"
+        info = meta.meta.tensor.add(name=name, type=dtype)
+        info.shape.dim.extend(tf_protos.TensorShapeProto.Dim(size=n) for n in array.shape)
+        for row in range(array.shape[0]):  # one slice per row, as a partitioned save would
+            record = tf_protos.SavedTensorSlices()
+            record.data.name = name
+            record.data.slice.extent.add(start=row, length=1)
+            for _ in array.shape[1:]:
+                record.data.slice.extent.add()  # no length: the whole dimension
+            if as_content:
+                record.data.data.tensor_content = _raw(array[row:row + 1], dtype)
+            else:
+                _values_field(record.data.data, dtype, array[row:row + 1])
+            entries.append((b"%s/%d" % (name.encode(), row), record.SerializeToString()))
+    table = make_table([(b"", meta.SerializeToString()), *sorted(entries)], per_block=5,
+                       snappy=real_snappy)
+    tensors = tfc.read_v1_checkpoint(table)
+    assert sorted(tensors) == sorted(f"t{d:02d}" for d in DTYPE_ARRAYS)
+    for dtype, array in DTYPE_ARRAYS.items():
+        got = tensors[f"t{dtype:02d}"]
+        assert got.dtype == array.dtype
+        np.testing.assert_array_equal(got, array)
+
+
+def test_v1_single_value_fills_the_tensor():
+    meta = tf_protos.SavedTensorSlices()
+    meta.meta.tensor.add(name="c", type=2).shape.dim.add(size=4)
+    record = tf_protos.SavedTensorSlices()
+    record.data.name = "c"
+    record.data.data.double_val.extend([0.25, 2.0])
+    table = make_table([(b"", meta.SerializeToString()), (b"c", record.SerializeToString())])
+    np.testing.assert_array_equal(tfc.read_v1_checkpoint(table)["c"], [0.25, 2, 2, 2])
