@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""Mutation check: does the test suite notice plausible bugs? (Not run in CI.)
+
+Each mutation is one text substitution in one file of ``src/``. It must match exactly
+once (else it is reported as "does not apply" and skipped). The check never edits the
+checkout: it copies ``src/``, ``tests/``, ``checkpoints/``, ``pd_patches/`` and
+``pyproject.toml`` into a temporary folder, applies one mutation there at a time (the
+file is restored from the original text afterwards), and runs the mutation's tests
+(``pytest -x``, headless, with a timeout) with the copy's ``src`` first on ``PYTHONPATH``.
+A mutation is *caught* when pytest fails; the first failing test is named.
+
+    .venv/bin/python scripts/mutation_check.py              # all mutations
+    .venv/bin/python scripts/mutation_check.py -k tone      # names containing "tone"
+    .venv/bin/python scripts/mutation_check.py --list       # check that each applies once
+
+Exit status: 0 when every mutation applies and is caught, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COPIED = ("src", "tests", "checkpoints", "pd_patches", "pyproject.toml")
+TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str  # relative to src/dlwa
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+CORE = ("tests/ddsp/test_core.py", "tests/ddsp/test_model.py")
+LOUD = ("tests/audio/test_loudness.py",)
+SPEC = ("tests/audio/test_spectral.py", "tests/audio/test_mel.py")
+DDSP_IMPORT = ("tests/ddsp/test_convert.py",)
+MELODY_IMPORT = ("tests/melody_rnn/test_melody_convert.py",)
+ATOMS = ("tests/contract/test_contract_standin.py", "tests/test_standin_limits.py",
+         "tests/test_pd_objects.py", "tests/test_pd_jobs.py")
+TONE = ("tests/test_pd_objects.py",)
+MELODY = ("tests/melody_rnn/test_melody_rnn_object.py",)
+TT = ("tests/ddsp/test_pd_timbre_transfer.py",)
+TRAIN = ("tests/test_training_warnings.py",)
+
+
+def m(name: str, path: str, old: str, new: str, tests: tuple[str, ...]) -> Mutation:
+    return Mutation(name, path, old, new, tests)
+
+
+MUTATIONS = [
+    # ----- DSP core
+    m("nyquist: keep harmonics up to the sample rate", "ddsp/core.py",
+      "frequencies_hz < sample_rate / 2", "frequencies_hz < sample_rate", CORE),
+    m("upsample: interpolation weights swapped", "ddsp/core.py",
+      "segment[..., left] * (1 - weight) + segment[..., left + 1] * weight",
+      "segment[..., left] * weight + segment[..., left + 1] * (1 - weight)", CORE),
+    m("hann window symmetric instead of periodic", "ddsp/core.py",
+      "torch.hann_window(size, periodic=True", "torch.hann_window(size, periodic=False", CORE),
+    m("fft_convolve: delay compensation ignored", "ddsp/core.py",
+      "full[:, delay_compensation:delay_compensation + n_samples]", "full[:, :n_samples]",
+      CORE),
+    m("filtered noise: no delay compensation", "ddsp/core.py",
+      "delay_compensation=max(0, (ir.shape[-1] - 1) // 2 - 1)", "delay_compensation=0", CORE),
+    m("harmonic synth: amplitudes not gated below 20 Hz", "ddsp/synths.py",
+      "(f0_hz >= MIN_F0_HZ)", "(f0_hz >= 0.0)", CORE),
+    m("harmonic synth: harmonic numbers from 0", "ddsp/synths.py",
+      "torch.arange(1, n_harmonics + 1,", "torch.arange(0, n_harmonics,", CORE),
+    m("harmonic synth: distribution normalised by max, not sum", "ddsp/synths.py",
+      "distribution.sum(-1, keepdim=True)", "distribution.amax(-1, keepdim=True)", CORE),
+    m("noise: initial bias ignored", "ddsp/synths.py",
+      "exp_sigmoid(magnitudes + self.initial_bias)", "exp_sigmoid(magnitudes)", CORE),
+    m("reverb: first IR tap not masked", "ddsp/synths.py",
+      "mask[0] = 0.0", "mask[0] = 1.0", CORE),
+    m("reverb: dry signal dropped", "ddsp/synths.py",
+      "return audio + core.fft_convolve(audio, impulse_response)",
+      "return core.fft_convolve(audio, impulse_response)", CORE),
+    m("A-weighting: f^2 term once, not twice", "audio/loudness.py",
+      "+ 2 * np.log10(f_sq)", "+ np.log10(f_sq)", LOUD),
+    m("A-weighting: +2 dB offset dropped", "audio/loudness.py",
+      "weight = 2.0 + 20.0 * (", "weight = 20.0 * (", LOUD),
+    m("loudness: ref_db added instead of subtracted", "audio/loudness.py",
+      "torch.clamp(mean_power, min=min_power)) - ref_db",
+      "torch.clamp(mean_power, min=min_power)) + ref_db", LOUD),
+    m("loudness: A-weighting not applied", "audio/loudness.py",
+      "mean_power = (power * weights).mean(dim=-1)", "mean_power = power.mean(dim=-1)", LOUD),
+    m("spectral: power ignored", "audio/spectral.py",
+      "return magnitude if power == 1.0 else magnitude**power", "return magnitude", SPEC),
+    m("mel: HTK break frequency 770 Hz", "audio/mel.py",
+      "2595.0 * np.log10(1.0 + f / 700.0)", "2595.0 * np.log10(1.0 + f / 770.0)", SPEC),
+    m("mel: mel_to_hz without the -1", "audio/mel.py",
+      "700.0 * (10.0 ** (m / 2595.0) - 1.0)", "700.0 * (10.0 ** (m / 2595.0))", SPEC),
+    m("fft_frequencies up to the sample rate", "audio/mel.py",
+      "np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)",
+      "np.linspace(0.0, sample_rate, n_fft // 2 + 1)", SPEC),
+    # ----- importers
+    m("ddsp import: GRU gates r and z swapped", "ddsp/convert.py",
+      "np.concatenate([r, z, h], axis=-1).T", "np.concatenate([z, r, h], axis=-1).T",
+      DDSP_IMPORT),
+    m("ddsp import: GRU input and recurrent biases swapped", "ddsp/convert.py",
+      "_gru_gates(bias[0], units)", "_gru_gates(bias[1], units)", DDSP_IMPORT),
+    m("ddsp import: layer-norm gamma read as beta", "ddsp/convert.py",
+      'get(f"{layer}/layer_with_weights-1/gamma")', 'get(f"{layer}/layer_with_weights-1/beta")',
+      DDSP_IMPORT),
+    m("ddsp import: output bias dropped", "ddsp/convert.py",
+      'state["decoder.dense_out.bias"] = get("decoder/dense_out/bias")',
+      'state["decoder.dense_out.bias"] = 0 * get("decoder/dense_out/bias")', DDSP_IMPORT),
+    m("melody import: LSTM gates in TF order", "melody_rnn/convert.py",
+      "order = np.r_[i, f, j, o]", "order = np.r_[i, j, f, o]", MELODY_IMPORT),
+    m("melody import: forget bias not added", "melody_rnn/convert.py",
+      "bias[f] += FORGET_BIAS", "bias[f] += 0.0", MELODY_IMPORT),
+    m("melody import: output bias dropped", "melody_rnn/convert.py",
+      'state["output.bias"] = t["fully_connected/biases"]',
+      'state["output.bias"] = 0 * t["fully_connected/biases"]', MELODY_IMPORT),
+    m("melody import: attention matrix transposed", "melody_rnn/convert.py",
+      'state["layers.0.attn_w"] = t[wrap + "attention/attn_w"][0, 0]',
+      'state["layers.0.attn_w"] = t[wrap + "attention/attn_w"][0, 0].T', MELODY_IMPORT),
+    # ----- the bridge's conversions (stand-in)
+    m("atoms: integral floats stay floats", "pd/atoms.py",
+      "    if math.isfinite(x) and x == int(x):\n        return int(x)",
+      "    if math.isfinite(x) and x == int(x):\n        return x", ATOMS),
+    m("atoms: numbers not rounded to float32", "pd/atoms.py",
+      "return float(np.float32(x))", "return float(x)", ATOMS),
+    m("atoms: floats printed with repr, not %g", "pd/atoms.py",
+      'return f"{x:g}"', 'return f"{x}"', ATOMS),
+    m("atoms: backslash not escaped in symbols", "pd/atoms.py",
+      'ch in " ,;\\\\"', 'ch in " ,;"', ATOMS),
+    m("atoms: (selector, list) not an anything message", "pd/atoms.py",
+      "len(items) == 2 and isinstance(items[0], str)",
+      "len(items) == 3 and isinstance(items[0], str)", ATOMS),
+    m("atoms: a lone number parsed as a list", "pd/atoms.py",
+      '("float" if len(atoms) == 1 else "list")', '"list"', ATOMS),
+    m("atoms: empty list becomes an empty list, not bang", "pd/atoms.py",
+      'if not items:\n            return "bang", []', 'if not items:\n            return "list", []',
+      ATOMS),
+    # ----- tone: each parameter ignored
+    m("tone: timbre ignored", "pd/tone.py",
+      "self.timbre = Timbre(check_harmonics(amplitudes), self.timbre.decay_s)",
+      "check_harmonics(amplitudes)", TONE),
+    m("tone: decay ignored", "pd/tone.py",
+      "self.timbre = Timbre(self.timbre.harmonics, decay)", "decay = decay", TONE),
+    m("tone: render amplitudes ignored", "pd/tone.py",
+      "timbre = Timbre(check_harmonics(amplitudes), timbre.decay_s)",
+      "check_harmonics(amplitudes)", TONE),
+    m("tone: render amplitudes replace the timbre setting", "pd/tone.py",
+      "            timbre = Timbre(check_harmonics(amplitudes), timbre.decay_s)",
+      "            timbre = self.timbre = Timbre(check_harmonics(amplitudes), timbre.decay_s)",
+      TONE),
+    m("tone: render ignores the decay", "pd/tone.py",
+      "decay_s=timbre.decay_s, peak=PEAK", "decay_s=0.6, peak=PEAK", TONE),
+    m("tone: render ignores the pitch", "pd/tone.py",
+      "midi_to_hz(pitch)", "midi_to_hz(69)", TONE),
+    m("tone: a loaded decay ignored", "pd/tone.py",
+      "Timbre(check_harmonics([float(h) for h in harmonics]), decay)",
+      "Timbre(check_harmonics([float(h) for h in harmonics]), 0.6)", TONE),
+    # ----- melody_rnn: each parameter ignored
+    m("melody_rnn: temperature ignored", "pd/melody_rnn.py",
+      "GenerateOptions(temperature=self.temperature,", "GenerateOptions(temperature=1.0,",
+      MELODY),
+    m("melody_rnn: beam size ignored", "pd/melody_rnn.py",
+      "beam_size=size,", "beam_size=1,", MELODY),
+    m("melody_rnn: beam branch_factor ignored", "pd/melody_rnn.py",
+      "branch_factor=branch,", "branch_factor=1,", MELODY),
+    m("melody_rnn: beam steps_per_iteration ignored", "pd/melody_rnn.py",
+      "steps_per_iteration=steps, seed", "steps_per_iteration=1, seed", MELODY),
+    m("melody_rnn: seed ignored", "pd/melody_rnn.py",
+      "seed=self.seed,", "seed=None,", MELODY),
+    m("melody_rnn: seed random ignored", "pd/melody_rnn.py",
+      'self.seed = None if seed == "random"', 'self.seed = self.seed if seed == "random"',
+      MELODY),
+    m("melody_rnn: fixed tempo ignored", "pd/melody_rnn.py",
+      "qpm = self.fixed_qpm or estimate_qpm(phrase)", "qpm = estimate_qpm(phrase)", MELODY),
+    m("melody_rnn: tempo auto ignored", "pd/melody_rnn.py",
+      'self.fixed_qpm = None if qpm == "auto"', 'self.fixed_qpm = self.fixed_qpm if qpm == "auto"',
+      MELODY),
+    m("melody_rnn: length number ignored", "pd/melody_rnn.py",
+      'self.length, self.length_unit = number(n, "length", low=0.0625, high=high), unit',
+      'number(n, "length", low=0.0625, high=high); self.length_unit = unit', MELODY),
+    m("melody_rnn: length unit ignored", "pd/melody_rnn.py",
+      'number(n, "length", low=0.0625, high=high), unit',
+      'number(n, "length", low=0.0625, high=high), "bars"', MELODY),
+    m("melody_rnn: generate seconds ignored", "pd/melody_rnn.py",
+      'yield from self._answer(number(seconds, "seconds", low=0.05, high=120.0),',
+      'yield from self._answer(self.length,', MELODY),
+    m("melody_rnn: duet on ignored", "pd/melody_rnn.py",
+      'self.duet_on = bool(number(on, "on", low=0, high=1))',
+      'self.duet_on = bool(number(on, "on", low=0, high=1)) or True', MELODY),
+    m("melody_rnn: duet wait_ms ignored", "pd/melody_rnn.py",
+      'self.reply("duet_wait", self.duet_wait_ms)', 'self.reply("duet_wait", 600.0)', MELODY),
+    m("melody_rnn: duet max_phrase_s ignored", "pd/melody_rnn.py",
+      "end - 1000.0 * self.duet_max_phrase_s", "end - 1000.0 * 10.0", MELODY),
+    m("melody_rnn: time ignored", "pd/melody_rnn.py",
+      'self.clock_ms = number(ms, "time", low=0.0)', 'number(ms, "time", low=0.0)', MELODY),
+    # ----- timbre_transfer: each setting and run argument ignored
+    m("timbre_transfer: run arguments ignored", "pd/timbre_transfer.py",
+      "zip(RUN_PARAMETERS, parameters)", "zip(RUN_PARAMETERS, ())", TT),
+    m("timbre_transfer: f0_octave_shift ignored", "pd/timbre_transfer.py",
+      'f0_octave_shift=settings["f0_octave_shift"]', "f0_octave_shift=0.0", TT),
+    m("timbre_transfer: f0_confidence_threshold ignored", "pd/timbre_transfer.py",
+      'f0_confidence_threshold=settings["f0_confidence_threshold"]',
+      "f0_confidence_threshold=0.0", TT),
+    m("timbre_transfer: loudness_db_shift ignored", "pd/timbre_transfer.py",
+      'loudness_db_shift=settings["loudness_db_shift"]', "loudness_db_shift=0.0", TT),
+    m("timbre_transfer: in_sample_rate ignored", "pd/timbre_transfer.py",
+      'self.read_array(in_array, settings["in_sample_rate"] or None)',
+      "self.read_array(in_array, None)", TT),
+    m("timbre_transfer: out_sample_rate ignored", "pd/timbre_transfer.py",
+      'round(settings["out_sample_rate"] or pyext._samplerate())',
+      "round(pyext._samplerate())", TT),
+    m("timbre_transfer: adjust ignored", "pd/timbre_transfer.py",
+      'adjust=bool(settings["adjust"])', "adjust=True", TT),
+    m("timbre_transfer: quiet ignored", "pd/timbre_transfer.py",
+      'quiet=settings["quiet"]', "quiet=20.0", TT),
+    m("timbre_transfer: autotune ignored", "pd/timbre_transfer.py",
+      'autotune=settings["autotune"]', "autotune=0.0", TT),
+    m("timbre_transfer: tracker ignored", "pd/timbre_transfer.py",
+      "tracker=self.tracker)", 'tracker="yin")', TT),
+    m("timbre_transfer: normalize peak ignored", "pd/timbre_transfer.py",
+      "audio * (target / top)", "audio * (DEFAULT_PEAK / top)", TT),
+    # ----- training hygiene
+    m("ddsp training: float() of a loss that requires grad", "ddsp/train.py",
+      "return float(loss.detach())", "return float(loss)", TRAIN),
+]
+
+
+def applies(mutation: Mutation, text: str) -> int:
+    return text.count(mutation.old)
+
+
+def copy_tree(work: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, work / name, ignore=ignore)
+        else:
+            shutil.copy2(source, work / name)
+
+
+def first_failure(output: str) -> str:
+    for pattern in (r"^FAILED (\S+)", r"^ERROR (\S+)", r"_{3,} (test\S*) _{3,}"):
+        found = re.search(pattern, output, re.MULTILINE)
+        if found:
+            return found.group(1)
+    return "pytest failed (see its output)"
+
+
+def run(mutation: Mutation, work: Path) -> tuple[str, str, float]:
+    """Apply ``mutation`` in the copy, run its tests, restore: (verdict, detail, seconds)."""
+    target = work / "src" / "dlwa" / mutation.path
+    original = target.read_text()
+    count = applies(mutation, original)
+    if count != 1:
+        return "does not apply", f"found {count} times", 0.0
+    env = {**os.environ, "PYTHONPATH": str(work / "src"), "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("DLWA_REQUIRE_PD", None)
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+               "-m", "not pd", *mutation.tests]
+    start = time.monotonic()
+    try:
+        target.write_text(original.replace(mutation.old, mutation.new))
+        try:
+            done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True,
+                                  timeout=TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            return "caught", f"timeout after {TIMEOUT_S} s", time.monotonic() - start
+    finally:
+        target.write_text(original)
+    seconds = time.monotonic() - start
+    if done.returncode == 0:
+        return "MISSED", "", seconds
+    if done.returncode in (1,):
+        return "caught", first_failure(done.stdout), seconds
+    return "caught", f"pytest exit {done.returncode}: {first_failure(done.stdout)}", seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-k", default="", help="only mutations whose name contains this")
+    parser.add_argument("--list", action="store_true", help="check they apply; run nothing")
+    args = parser.parse_args(argv)
+    chosen = [mu for mu in MUTATIONS if args.k in mu.name]
+    bad = 0
+    with tempfile.TemporaryDirectory(prefix="dlwa-mutation-") as tmp:
+        work = Path(tmp)
+        copy_tree(work)
+        check = subprocess.run(
+            [sys.executable, "-c", "import dlwa; print(dlwa.__file__)"], cwd=work,
+            env={**os.environ, "PYTHONPATH": str(work / "src")}, capture_output=True,
+            text=True, check=True)
+        if not check.stdout.strip().startswith(str(work)):
+            print(f"the copy is not imported (got {check.stdout.strip()})", file=sys.stderr)
+            return 2
+        print("| # | mutation | file | result | caught by | s |")
+        print("|---|---|---|---|---|---|")
+        for i, mutation in enumerate(chosen, 1):
+            if args.list:
+                count = applies(mutation, (work / "src/dlwa" / mutation.path).read_text())
+                verdict, detail, seconds = ("applies" if count == 1 else "does not apply",
+                                            f"found {count} times", 0.0)
+            else:
+                verdict, detail, seconds = run(mutation, work)
+            bad += verdict not in ("caught", "applies")
+            print(f"| {i} | {mutation.name} | src/dlwa/{mutation.path} | {verdict} | "
+                  f"{detail} | {seconds:.0f} |", flush=True)
+    print(f"\n{len(chosen)} mutations, {bad} missed or not applicable", flush=True)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
