@@ -86,3 +86,25 @@ def test_tf_1_0_variable_names_are_understood():
     old = to_state_dict(old_style, config)
     assert new.keys() == old.keys()
     assert all(np.array_equal(new[k], old[k]) for k in new)
+
+
+def test_bundle_fields_are_read_by_name(tmp_path):
+    from note_seq.protobuf import generator_pb2
+
+    message = generator_pb2.GeneratorBundle(checkpoint_file=[b"one", b"two"],
+                                            metagraph_file=b"graph")
+    message.generator_details.id = "lookback_rnn"
+    message.generator_details.description = "a description"
+    message.bundle_details.description = "a bundle"
+    path = tmp_path / "two.mag"
+    path.write_bytes(message.SerializeToString())
+    bundle = read_bundle(path)
+    assert (bundle.generator_id, bundle.description, bundle.bundle_description) == (
+        "lookback_rnn", "a description", "a bundle")
+    assert bundle.checkpoint_files == [b"one", b"two"] and bundle.metagraph == b"graph"
+    with pytest.raises(BundleError, match="expected one V1 checkpoint file .* found 2"):
+        convert_bundle(path)
+    del message.checkpoint_file[:]
+    path.write_bytes(message.SerializeToString())
+    with pytest.raises(BundleError, match="no generator id or no checkpoint"):
+        read_bundle(path)
