@@ -17,8 +17,9 @@ published in TensorFlow's ``.proto`` files (``tensorflow/core/``):
 
 All of them are ``proto3`` in package ``tensorflow``; here they live in one file of a
 private descriptor pool, so they never clash with TensorFlow's own classes when both are
-imported. Only the public descriptor API of ``protobuf`` is used (no generated code), so
-any protobuf runtime from 4.22 on works.
+imported. Only the public descriptor API of ``protobuf`` is used (``descriptor_pb2``,
+``DescriptorPool``, ``message_factory.GetMessageClass``): there is no generated code, so
+no generated-code/runtime version check ties dlwa to one protobuf release.
 """
 
 from __future__ import annotations
