@@ -1,6 +1,7 @@
 """A-weighted loudness: levels, weighting, framing, numpy/torch and batch consistency."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,9 @@ from dlwa.audio import AudioError, a_weighted_loudness, a_weighting_db, sine
 
 torch.set_num_threads(1)
 SR = 16000
+# Made by ddsp 3.7.0 itself (scripts/make_ddsp_fixtures.py): ddsp.spectral_ops.compute_loudness
+# of the DDSP fixture's output audio and of a copy fading over 100 dB, at n_fft 512 and 2048.
+DDSP_FIXTURE = Path(__file__).parents[1] / "ddsp" / "fixtures" / "expected.npz"
 
 
 def reference_a_weighting_db(f_hz):
@@ -69,6 +73,18 @@ def test_a_weighting_matches_closed_form():
 
 def test_a_weighting_floor():
     assert a_weighting_db(np.array([0.0, 5.0]), min_db=-80.0).tolist() == [-80.0, -80.0]
+
+
+@pytest.mark.parametrize("n_fft", [512, 2048])
+def test_matches_ddsp_compute_loudness(n_fft):
+    fixture = np.load(DDSP_FIXTURE)
+    audio, expected = fixture["loudness_audio"], fixture[f"ddsp_loudness_db_{n_fft}"]
+    assert expected.shape == (2, 4096 // 64 + 1)
+    assert expected.max() > 0 and (expected[1] == -80.0).any() == (n_fft == 512)  # full range
+    ours = a_weighted_loudness(audio, sample_rate=SR, frame_rate=250, n_fft=n_fft)
+    np.testing.assert_allclose(ours, expected, atol=1e-4, rtol=0)
+    ours_torch = a_weighted_loudness(torch.from_numpy(audio[1]), sample_rate=SR, n_fft=n_fft)
+    np.testing.assert_allclose(ours_torch.numpy(), expected[1], atol=1e-4, rtol=0)
 
 
 def test_matches_reference_implementation():
