@@ -43,7 +43,7 @@ class Mutation:
     tests: tuple[str, ...]
 
 
-CORE = ("tests/ddsp/test_core.py", "tests/ddsp/test_model.py")
+CORE = ("tests/ddsp/test_core.py", "tests/ddsp/test_core_delays.py", "tests/ddsp/test_model.py")
 LOUD = ("tests/audio/test_loudness.py",)
 SPEC = ("tests/audio/test_spectral.py", "tests/audio/test_mel.py")
 DDSP_IMPORT = ("tests/ddsp/test_convert.py",)
