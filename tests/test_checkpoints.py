@@ -18,6 +18,8 @@ def ckpt_root(tmp_path, monkeypatch):
     root = tmp_path / "checkpoints"
     root.mkdir()
     monkeypatch.setenv(ck.ENV_CHECKPOINTS, str(root))
+    # DLWA_CHECKPOINTS adds to the project's folder; an empty one keeps listings exact.
+    monkeypatch.setattr(ck, "PROJECT_CHECKPOINTS", tmp_path / "project_checkpoints")
     return root
 
 

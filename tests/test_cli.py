@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,55 @@ def test_user_errors_print_one_line_and_exit_2(capsys: pytest.CaptureFixture[str
 def test_render_of_a_missing_patch_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["render", "missing.pd", "--out", "x.wav"]) == 2
     assert "no such patch" in capsys.readouterr().err
+
+
+def test_checkpoints_shows_kind_rate_size_data_and_path(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    from dlwa import checkpoints
+
+    mine = tmp_path / "mine"
+    checkpoints.save_checkpoint(mine / "bell", "tone", {"decay_s": 0.5},
+                                {"harmonics": np.ones(3, dtype=np.float32)}, sample_rate=48000,
+                                training={"data": "my_bells/", "n_train_examples": 12})
+    monkeypatch.setenv(checkpoints.ENV_CHECKPOINTS, str(tmp_path / "empty") + ":" + str(mine))
+    assert cli.main(["checkpoints"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (bell,) = [line for line in lines if line.startswith("bell ")]
+    for fact in ("tone", "48 kHz", " B", "my_bells/ (12 examples)", str((mine / "bell").resolve())):
+        assert fact in bell, bell
+    # DLWA_CHECKPOINTS adds folders: the project's checkpoints are still listed after them.
+    assert any(line.startswith("ddsp_violin ") for line in lines)
+    assert f"{tmp_path / 'empty'}, {mine}, {checkpoints.PROJECT_CHECKPOINTS}" in lines[-1]
+
+
+def test_dlwa_checkpoints_folders_are_searched_before_the_project(tmp_path, monkeypatch) -> None:
+    import numpy as np
+
+    from dlwa import checkpoints
+
+    state = {"harmonics": np.ones(3, dtype=np.float32)}
+    checkpoints.save_checkpoint(tmp_path / "a" / "ddsp_violin", "tone", {}, state)
+    monkeypatch.setenv(checkpoints.ENV_CHECKPOINTS, str(tmp_path / "a"))
+    assert checkpoints.find_checkpoint("ddsp_violin") == (tmp_path / "a" / "ddsp_violin").resolve()
+    assert checkpoints.find_checkpoint("ddsp_flute").parent == checkpoints.PROJECT_CHECKPOINTS
+    assert checkpoints.checkpoint_dirs() == [tmp_path / "a", checkpoints.PROJECT_CHECKPOINTS]
+
+
+@pytest.mark.parametrize("display", [None, ":97"])
+def test_open_without_a_display_fails_at_once_with_one_line(display: str | None) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    if display is not None:
+        env["DISPLAY"] = display  # no X server listens there
+    # A hang check, not a timing: Pd waiting for a GUI that never starts would block forever.
+    proc = subprocess.run([sys.executable, "-m", "dlwa", "open", "pd_patches/tone.pd"],
+                          check=False, capture_output=True, text=True, env=env, timeout=5,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 2
+    err = proc.stderr.strip()
+    assert err.startswith("dlwa open: error: ") and "\n" not in err, err
+    assert "display" in err

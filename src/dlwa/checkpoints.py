@@ -118,10 +118,21 @@ class Checkpoint:
         return path.read_bytes()
 
 
+def checkpoint_dirs() -> list[Path]:
+    """The folders searched for checkpoint names, in order.
+
+    Each folder of ``$DLWA_CHECKPOINTS`` (separated by ``os.pathsep``, ``:`` on Linux)
+    comes first, then the project's ``checkpoints/``; a name found in an earlier folder
+    hides the same name in a later one.
+    """
+    env = os.environ.get(ENV_CHECKPOINTS, "")
+    extra = [Path(part).expanduser() for part in env.split(os.pathsep) if part.strip()]
+    return [*extra, *([] if PROJECT_CHECKPOINTS in extra else [PROJECT_CHECKPOINTS])]
+
+
 def checkpoints_dir() -> Path:
-    """The folder named checkpoints live in: ``$DLWA_CHECKPOINTS`` or the project's."""
-    env = os.environ.get(ENV_CHECKPOINTS)
-    return Path(env).expanduser() if env else PROJECT_CHECKPOINTS
+    """The first folder searched: the first of ``$DLWA_CHECKPOINTS``, else the project's."""
+    return checkpoint_dirs()[0]
 
 
 # ---------------------------------------------------------------------------
@@ -669,36 +680,77 @@ def _shown(value: Any) -> str:
 
 
 def list_checkpoints(directory: str | Path | None = None, *, kind: str | None = None) -> list[str]:
-    """Names of the checkpoints in ``directory`` (default ``checkpoints_dir()``), sorted.
+    """Names of the checkpoints in ``directory`` (default: every folder of ``checkpoint_dirs()``).
 
     Args:
         directory: The folder to list.
         kind: Only checkpoints of this kind.
+
+    Returns:
+        The names, sorted, each once (an earlier folder's hides a later one's).
     """
-    root = Path(directory) if directory is not None else checkpoints_dir()
-    if not root.is_dir():
-        return []
-    names = []
-    for sub in sorted(root.iterdir()):
-        if sub.name.startswith(".") or not (sub / CONFIG_FILE).is_file():
+    roots = [Path(directory)] if directory is not None else checkpoint_dirs()
+    return sorted(_checkpoints_in(roots, kind))
+
+
+def _checkpoints_in(roots: Iterable[Path], kind: str | None) -> dict[str, Path]:
+    """Name → checkpoint folder over ``roots``, the first folder winning."""
+    found: dict[str, Path] = {}
+    for root in roots:
+        if not root.is_dir():
             continue
-        if kind is not None:
-            try:
-                if _read_json(sub / CONFIG_FILE).get("kind") != kind:
-                    continue
-            except CheckpointError:
+        for sub in sorted(root.iterdir()):
+            if sub.name in found or sub.name.startswith(".") or not (sub / CONFIG_FILE).is_file():
                 continue
-        names.append(sub.name)
-    return names
+            if kind is not None:
+                try:
+                    if _read_json(sub / CONFIG_FILE).get("kind") != kind:
+                        continue
+                except CheckpointError:
+                    continue
+            found[sub.name] = sub
+    return found
+
+
+def describe_checkpoints(*, kind: str | None = None) -> list[dict[str, Any]]:
+    """What ``dlwa checkpoints`` shows: one dict per checkpoint found in ``checkpoint_dirs()``.
+
+    Each has ``name``, ``kind``, ``sample_rate`` (Hz or None), ``size_bytes`` (all its
+    files), ``trained_on`` (the training data it names, or "") and ``path``. A checkpoint
+    whose ``config.json`` cannot be read shows kind ``"unreadable"``.
+    """
+    rows = []
+    for name, path in sorted(_checkpoints_in(checkpoint_dirs(), kind).items()):
+        try:
+            meta = _read_json(path / CONFIG_FILE)
+        except CheckpointError:
+            meta = {"kind": "unreadable"}
+        training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        rows.append({"name": name, "kind": str(meta.get("kind", "?")),
+                     "sample_rate": meta.get("sample_rate"), "size_bytes": size,
+                     "trained_on": _trained_on(training), "path": str(path.resolve())})
+    return rows
+
+
+def _trained_on(training: Mapping[str, Any]) -> str:
+    """A short "what it learnt from" line from a checkpoint's ``training`` facts."""
+    data = training.get("data")
+    if not data:
+        return ""
+    text = str(data)
+    if "n_train_examples" in training:
+        text += f" ({training['n_train_examples']} examples)"
+    return text
 
 
 def find_checkpoint(
     name_or_path: str | Path, *, base_dir: str | Path | None = None, kind: str | None = None,
 ) -> Path:
-    """Resolve a checkpoint name (in ``checkpoints_dir()``) or a path (relative to ``base_dir``).
+    """Resolve a checkpoint name (in ``checkpoint_dirs()``) or a path (relative to ``base_dir``).
 
-    A bare name (no ``/``, not starting with ``.`` or ``~``) is looked up in the
-    checkpoints folder first, then beside ``base_dir``; anything else is a path, relative
+    A bare name (no ``/``, not starting with ``.`` or ``~``) is looked up in each
+    checkpoints folder in turn, then beside ``base_dir``; anything else is a path, relative
     to ``base_dir`` (a patch's folder) or the working directory.
 
     Args:
@@ -717,7 +769,8 @@ def find_checkpoint(
         raise CheckpointError("empty checkpoint name: give a name from checkpoints/ or a path")
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     is_name = not (os.sep in text or "/" in text or text.startswith((".", "~")))
-    candidates = [checkpoints_dir() / text] if is_name else []
+    folders = checkpoint_dirs()
+    candidates = [folder / text for folder in folders] if is_name else []
     candidates.append(base / Path(text).expanduser())
     for candidate in candidates:
         if (candidate / CONFIG_FILE).is_file():
@@ -726,14 +779,12 @@ def find_checkpoint(
         if candidate.is_dir():
             raise CheckpointError(f"{candidate} is not a checkpoint: it has no {CONFIG_FILE}")
     available = ", ".join(list_checkpoints(kind=kind)) or "none"
+    searched = os.pathsep.join(str(folder) for folder in folders)
     if is_name:
         raise CheckpointError(
-            f"no checkpoint named '{text}' in {checkpoints_dir()} or {base} "
-            f"(available: {available})"
+            f"no checkpoint named '{text}' in {searched} or {base} (available: {available})"
         )
-    raise CheckpointError(
-        f"no checkpoint at {candidates[-1]} (names in {checkpoints_dir()}: {available})"
-    )
+    raise CheckpointError(f"no checkpoint at {candidates[-1]} (names in {searched}: {available})")
 
 
 # ---------------------------------------------------------------------------

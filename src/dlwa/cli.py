@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -65,6 +66,17 @@ def _cmd_render(args: argparse.Namespace) -> int:
     rendered = render_patch(Path(args.patch), out=Path(args.out), seconds=args.seconds,
                             send=args.send, timeout_s=args.timeout)
     print(f"wrote {rendered.wav}")
+    if rendered.errors:
+        print(f"dlwa render: error: {args.patch} reported {len(rendered.errors)} error(s) on "
+              "Pd's console:", file=sys.stderr)
+        for line in rendered.errors:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    if rendered.silent:
+        print(f"dlwa render: warning: the recording is silent (peak {rendered.peak:.1e}): "
+              "did the patch start playing? Shipped patches start their demo by themselves; "
+              "your own can start from [dlwa-recorder~]'s right outlet or a --send",
+              file=sys.stderr)
     return 0
 
 
@@ -82,11 +94,31 @@ def _cmd_open(args: argparse.Namespace) -> int:
 
 
 def _cmd_checkpoints(args: argparse.Namespace) -> int:
-    from dlwa.checkpoints import list_checkpoints
+    from dlwa.checkpoints import checkpoint_dirs, describe_checkpoints
 
-    for path in list_checkpoints():
-        print(path)
+    rows = describe_checkpoints(kind=args.kind)
+    folders = ", ".join(str(folder) for folder in checkpoint_dirs())
+    if not rows:
+        print(f"no checkpoints in {folders}")
+        return 0
+    table = [("name", "kind", "rate", "size", "trained on", "path")]
+    for row in rows:
+        rate = f"{row['sample_rate'] / 1000:g} kHz" if row["sample_rate"] else "-"
+        table.append((row["name"], row["kind"], rate, _size(row["size_bytes"]),
+                      row["trained_on"] or "-", row["path"]))
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
+    for line in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1])
+    print(f"searched: {folders} (add folders with DLWA_CHECKPOINTS=dir1{os.pathsep}dir2)")
     return 0
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("B", "kB", "MB"):
+        if n_bytes < 1000:
+            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1000
+    return f"{n_bytes:.1f} GB"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,13 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     render = commands.add_parser(
         "render", help="play a patch headless in Pd batch mode and record it to a wav file",
+        description="Open a patch in Pd batch mode, record what its [dlwa-recorder~] hears and "
+        "write it to a wav file. The shipped patches (ai_duet.pd, timbre_transfer.pd, "
+        "bridge_demo.pd) start their demo by themselves when the recording starts, so no "
+        "--send is needed. Exits 1 when Pd's console reported an error (printed), and warns "
+        "when the recording is silent.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     render.add_argument("patch", help="the .pd file; it must contain a [dlwa-recorder~]")
-    render.add_argument("--out", required=True, help="wav file to write")
+    render.add_argument("--out", default="out/render.wav", help="wav file to write")
     render.add_argument("--seconds", type=float, default=5.0, help="logical seconds to record")
     render.add_argument("--send", action="append", default=[], metavar="MSG",
-                        help="message sent at start-up, e.g. 'tone-in render a 60 1' (repeatable)")
+                        help="message sent at start-up, before the recording starts, e.g. "
+                        "'pd dsp 1' (repeatable)")
     render.add_argument("--timeout", type=float, default=300.0, help="wall-clock limit, s")
     render.set_defaults(handler=_cmd_render)
 
@@ -131,11 +169,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="out/demo", help="folder for the wav files")
     demo.set_defaults(handler=_cmd_demo)
 
-    open_ = commands.add_parser("open", help="open a patch in Pd's GUI with dlwa ready to use")
+    open_ = commands.add_parser(
+        "open", help="open a patch in Pd's GUI with dlwa ready to use",
+        description="Start Pd with its GUI, the py library loaded and pd_patches/ on the path. "
+        "Needs a display (DISPLAY or WAYLAND_DISPLAY); without one it fails at once.",
+    )
     open_.add_argument("patch", nargs="?", help="a .pd file (default: the patch folder)")
     open_.set_defaults(handler=_cmd_open)
 
-    ckpt = commands.add_parser("checkpoints", help="list the models found in checkpoints/")
+    ckpt = commands.add_parser(
+        "checkpoints", help="list the models found (kind, sample rate, size, data, path)",
+        description="List the checkpoints found in $DLWA_CHECKPOINTS (folders separated by "
+        f"'{os.pathsep}', searched first) and the project's checkpoints/.",
+    )
+    ckpt.add_argument("--kind", help="only checkpoints of this kind, e.g. ddsp")
     ckpt.set_defaults(handler=_cmd_checkpoints)
     return parser
 

@@ -75,3 +75,52 @@ def test_recorder_help_patch_opens_cleanly(pd_external: Path) -> None:
     run = pd_runner.run_patch(pd_runner.PATCH_DIR / "dlwa-recorder~-help.pd", send=["pd quit"],
                               paths=[pd_runner.PATCH_DIR], timeout_s=30).check()
     assert not [line for line in run.lines if "error" in line or "couldn't" in line], run.output
+
+
+ERROR_PATCH = """#N canvas 0 0 500 300 12;
+#X obj 30 30 dlwa-recorder~;
+#X obj 30 70 pyext. dlwa.pd tone;
+#X obj 30 100 print tone;
+#X obj 200 30 loadbang;
+#X msg 200 60 load no_such_model;
+#X obj 200 130 osc~ 440;
+#X connect 3 0 4 0;
+#X connect 4 0 1 1;
+#X connect 1 0 2 0;
+#X connect 5 0 0 0;
+"""
+
+
+def test_render_of_a_patch_that_reports_an_error_exits_non_zero_with_it(
+    tmp_path: Path, pd_external: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dlwa import cli
+
+    patch = tmp_path / "bad_model.pd"
+    patch.write_text(ERROR_PATCH)
+    assert cli.main(["render", str(patch), "--out", str(tmp_path / "o.wav"), "--seconds", "0.2"]) == 1
+    err = capsys.readouterr().err
+    assert "error(s) on Pd's console" in err
+    assert "tone: error no checkpoint named 'no_such_model'" in err
+
+
+def test_render_of_an_object_that_fails_to_create_exits_non_zero(
+    tmp_path: Path, pd_external: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dlwa import cli
+
+    patch = tmp_path / "typo.pd"
+    patch.write_text(SINE_PATCH + "#X obj 200 200 no_such_object_here 3;\n")
+    assert cli.main(["render", str(patch), "--out", str(tmp_path / "o.wav"), "--seconds", "0.2"]) == 1
+    assert "couldn't create" in capsys.readouterr().err
+
+
+def test_render_warns_when_the_recording_is_silent(
+    tmp_path: Path, pd_external: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dlwa import cli
+
+    patch = tmp_path / "quiet.pd"
+    patch.write_text("#N canvas 0 0 400 300 12;\n#X obj 30 30 dlwa-recorder~;\n")
+    assert cli.main(["render", str(patch), "--out", str(tmp_path / "o.wav"), "--seconds", "0.2"]) == 0
+    assert "warning: the recording is silent" in capsys.readouterr().err
