@@ -147,8 +147,10 @@ def text_box(tokens: list[str], width_chars: int | None, font: int, *, border: b
 
 def take_width(tokens: list[str]) -> tuple[list[str], int | None]:
     """Split a record's ``, f N`` width off its tokens."""
-    if len(tokens) >= 3 and tokens[-3] == "\\," and tokens[-2] == "f":
-        return tokens[:-3], int(tokens[-1])
+    if len(tokens) >= 3 and tokens[-2] == "f" and tokens[-3].endswith(",") \
+            and not tokens[-3].endswith("\\,"):
+        head = tokens[-3][:-1]
+        return [*tokens[:-3], *([head] if head else [])], int(tokens[-1])
     return tokens, None
 
 
