@@ -21,6 +21,8 @@ def host(monkeypatch, tmp_path):
     standin.set_samplerate(SR)
     standin.make_array("a", 10)
     monkeypatch.setenv(checkpoints.ENV_CHECKPOINTS, str(tmp_path / "checkpoints"))
+    # DLWA_CHECKPOINTS adds to the project's folder; an empty one keeps listings exact.
+    monkeypatch.setattr(checkpoints, "PROJECT_CHECKPOINTS", tmp_path / "project_checkpoints")
     yield
     standin.reset()
 
