@@ -1,0 +1,501 @@
+"""GANSynth's progressive generator and discriminator, as Magenta's ``gansynth/lib/networks.py``.
+
+Both networks work on spectrograms ``[batch, 2, time, freq]`` in the normaliser's range
+(:class:`dlwa.gansynth.spectral.SpecgramNormalizer`), channels-first where Magenta is NHWC.
+
+Generator: ``z`` and the pitch one-hot are concatenated, pixel-normalised as a 1 × 1 image,
+zero-padded to ``(2h - 1) × (2w - 1)`` and turned into ``h × w`` (``[2, 16]``) by a VALID
+``h × w`` conv (``conv0``), then a ``3 × 3`` conv (``conv1``). Each later block doubles both
+axes (nearest neighbour) and applies two ``3 × 3`` convs. Every conv is followed by leaky
+ReLU 0.2 and pixel norm. Each block has a ``1 × 1`` ``to_rgb`` conv (2 channels, tanh); the
+output blends the blocks' ``to_rgb`` images with Magenta's triangular weights
+``alpha_b = max(0, min(progress - (b - 2), b - progress))``: at ``progress = k + t`` block
+``k + 1`` weighs ``1 - t`` and block ``k + 2`` weighs ``t``.
+
+Discriminator: ``from_rgb`` (``1 × 1`` conv + leaky ReLU) per block; from the highest
+block down, two ``3 × 3`` convs and a 2 × 2 average pool, blended with the lower block's
+``from_rgb`` of the downscaled input by ``alpha_b = clip(b - progress, 0, 1)``; then the
+minibatch standard deviation as one more channel, a ``3 × 3`` conv, a VALID ``h × w`` conv to
+``1 × 1`` (``last_conv``), and two dense heads: the real/fake logit and the pitch classifier.
+
+Every conv and dense layer uses the equalised learning rate: weights drawn from N(0, 1) and
+multiplied at run time by He's constant ``sqrt(2 / ((1 + slope²) · fan_in))``, where
+``fan_in = kh · kw · in_channels`` and ``slope`` is 0 for the leaky-ReLU convs (Magenta passes
+``he_initializer_slope=0.0``) and 1 for ``to_rgb`` and the dense heads (its default). Biases
+start at zero and are not scaled. Filters per block: ``min(fmap_base / 2^(block · fmap_decay),
+fmap_max)`` (Magenta's ``num_filters``).
+
+Magenta variable names (``tfgan`` scopes ``Generator`` / ``Discriminator``; kernels
+``[kh, kw, in, out]`` there, ``[out, in, kh, kw]`` here; dense ``[in, out]`` there, ``[out, in]``
+here; ``b`` is ``i + 1``):
+
+======================================  ================================================================
+dlwa state-dict key                     Magenta variable
+======================================  ================================================================
+``generator.blocks.{i}.conv0.weight``   ``Generator/progressive_gan_generator/progressive_gan_block_{b}/conv0/conv2d/kernel``
+``generator.blocks.{i}.conv0.bias``     ``Generator/progressive_gan_generator/progressive_gan_block_{b}/conv0/bias``
+``generator.blocks.{i}.conv1.*``        ``…/progressive_gan_block_{b}/conv1/…`` (same pattern)
+``generator.blocks.{i}.to_rgb.*``       ``…/progressive_gan_block_{b}/to_rgb/…``
+``discriminator.blocks.{i}.from_rgb.*`` ``Discriminator/progressive_gan_discriminator/progressive_gan_block_{b}/from_rgb/…``
+``discriminator.blocks.{i}.conv0.*``    ``…/progressive_gan_block_{b}/conv0/…`` (and ``conv1``)
+``discriminator.logits.*``              ``…/progressive_gan_block_1/logits/dense/kernel``, ``…/logits/bias``
+``discriminator.classification.*``      ``Discriminator/discriminator_cond/classification_logits/dense/kernel``, ``…/bias``
+======================================  ================================================================
+
+:func:`magenta_variable_name` gives the name for any key. Magenta's released generators are
+its exponential moving averages: the same names with ``/ExponentialMovingAverage`` appended.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from dlwa.checkpoints import config_from_dict, setting
+from dlwa.gansynth.spectral import SpecgramNormalizer, SpecgramTransform
+
+KIND = "gansynth"
+LEAKY_SLOPE = 0.2  # tf.nn.leaky_relu's default alpha
+PIXEL_NORM_EPS = 1.0e-8
+STDDEV_EPS = 1.0e-6
+OVERLAP = 0.75  # Magenta's data helpers fix it
+MAGENTA_PITCHES = tuple(range(24, 85))  # NSynth pitches Magenta trains on: 61 classes
+NORMALIZERS = ("specgrams_prespecified_normalizer", "specgrams_simple_normalizer",
+               "specgrams_freq_normalizer")
+
+
+@dataclass
+class GANSynthConfig:
+    """Hyper-parameters of a GANSynth model, named as Magenta's flags where they have one.
+
+    Defaults are Magenta's ``mel_prog_hires`` (the released ``all_instruments``): z of 256,
+    pitches 24-84, start ``[2, 16]``, 7 resolutions (final ``[128, 1024]``), filters
+    ``min(4096 / 2^block, 256)``, ``3 × 3`` kernels, tanh output, mel IF spectrograms of
+    64,000 samples at 16 kHz. ``data_type`` is ``'mel'`` (``mel_prog_hires``) or ``'linear'``
+    (``prog_hires``).
+    """
+
+    latent_vector_size: int = setting(256, ge=1, le=4096)
+    pitches: tuple[int, ...] = setting(MAGENTA_PITCHES, ge=0, le=127, max_items=128)
+    start_height: int = setting(2, ge=1, le=64)
+    start_width: int = setting(16, ge=1, le=256)
+    num_resolutions: int = setting(7, ge=1, le=10)
+    fmap_base: int = setting(4096, ge=1, le=65536)
+    fmap_decay: float = setting(1.0, ge=0.0, le=4.0)
+    fmap_max: int = setting(256, ge=1, le=4096)
+    kernel_size: int = setting(3, ge=1, le=9, hint="odd, as TF's SAME padding is then symmetric")
+    to_rgb_activation: str = setting("tanh", choices=("tanh", "linear"))
+    data_type: str = setting("mel", choices=("mel", "linear"))
+    data_normalizer: str = setting(NORMALIZERS[0], choices=NORMALIZERS)
+    sample_rate: int = setting(16000, ge=1000, le=384000)
+    audio_length: int = setting(64000, ge=64, le=16_000_000)
+
+    def cross_checks(self) -> Iterator[tuple[str, str, Any]]:
+        """Rules tying fields together: ``(field, expectation, value)`` for each broken one."""
+        if self.kernel_size % 2 == 0:
+            yield "kernel_size", "an odd number", self.kernel_size
+        if len(set(self.pitches)) != len(self.pitches):
+            yield "pitches", "distinct MIDI pitches", list(self.pitches)
+        n_time, n_freq = self.final_resolution
+        if n_freq & (n_freq - 1):
+            yield "start_width", ("a width whose final size start_width · 2^(num_resolutions"
+                                  f" - 1) is a power of two (now {n_freq})"), self.start_width
+        else:
+            hop = int((1.0 - OVERLAP) * 2 * n_freq)
+            covered = hop * (n_time - 1) + 2 * n_freq
+            if covered < self.audio_length:
+                yield "audio_length", (f"at most {covered} samples ({n_time} frames of hop "
+                                       f"{hop})"), self.audio_length
+
+    @property
+    def final_resolution(self) -> tuple[int, int]:
+        """``(n_time, n_freq)`` of the generated spectrograms."""
+        scale = 2 ** (self.num_resolutions - 1)
+        return self.start_height * scale, self.start_width * scale
+
+    @property
+    def n_pitches(self) -> int:
+        """Classes of the one-hot pitch and of the discriminator's classifier."""
+        return len(self.pitches)
+
+    def num_filters(self, block_id: int) -> int:
+        """Magenta's ``num_filters``: channels of block ``block_id`` (0 is ``last_conv``)."""
+        return int(min(self.fmap_base / math.pow(2.0, block_id * self.fmap_decay),
+                       self.fmap_max))
+
+    def transform(self) -> SpecgramTransform:
+        """The spectrogram ↔ audio conversion this model's data uses."""
+        n_time, n_freq = self.final_resolution
+        return SpecgramTransform(audio_length=self.audio_length, n_time=n_time, n_freq=n_freq,
+                                 sample_rate=self.sample_rate, overlap=OVERLAP,
+                                 mel=self.data_type == "mel")
+
+    @classmethod
+    def small(cls, **overrides: Any) -> GANSynthConfig:
+        """A CPU-sized model for tests: start ``[2, 4]``, 3 resolutions, ≤ 16 filters."""
+        params: dict[str, Any] = {
+            "latent_vector_size": 16, "pitches": (60, 62, 64), "start_height": 2,
+            "start_width": 4, "num_resolutions": 3, "fmap_base": 64, "fmap_max": 16,
+            "data_type": "linear", "audio_length": 128}
+        params.update(overrides)
+        return cls(**params)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GANSynthConfig:
+        """Build from a saved dict, every field checked.
+
+        Raises:
+            CheckpointError: an unknown or missing key, or a value of the wrong type or range.
+        """
+        return config_from_dict(cls, data)
+
+
+# -- building blocks -------------------------------------------------------------------
+
+
+def he_scale(fan_in: int, slope: float) -> float:
+    """He's constant ``sqrt(2 / ((1 + slope²) · fan_in))`` (Magenta's he_initializer_scale)."""
+    return math.sqrt(2.0 / ((1.0 + slope**2) * fan_in))
+
+
+def pixel_norm(x: torch.Tensor, eps: float = PIXEL_NORM_EPS) -> torch.Tensor:
+    """Each pixel's channel vector divided by its RMS: ``x / sqrt(mean_c(x²) + eps)``."""
+    return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + eps)
+
+
+def minibatch_stddev(x: torch.Tensor) -> torch.Tensor:
+    """Append the mean over features of the batch's standard deviation as one channel.
+
+    Magenta's ``minibatch_mean_stddev``: population variance over the batch, ``sqrt(var +
+    1e-6)``, averaged over every other axis into one scalar.
+    """
+    var = x.var(dim=0, unbiased=False)
+    stddev = torch.sqrt(var + STDDEV_EPS).mean()
+    return torch.cat([x, stddev.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+
+
+def upscale(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Nearest-neighbour upscaling of both spatial axes (Magenta's box ``upscale``)."""
+    return x if factor == 1 else x.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
+
+
+def downscale(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Box (average-pool) downscaling of both spatial axes."""
+    return x if factor == 1 else F.avg_pool2d(x, factor)
+
+
+class EqualizedConv2d(nn.Module):
+    """Conv with equalised learning rate (Magenta's ``custom_conv2d``).
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels.
+        kernel_size: ``(kh, kw)``, or one odd int for a square SAME-padded kernel.
+        slope: The He slope (0 before leaky ReLU, 1 for a linear output).
+        same: Pad to keep the size (odd kernels) or not (VALID).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 *, slope: float, same: bool = True) -> None:
+        super().__init__()
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kh, kw))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.scale = he_scale(kh * kw * in_channels, slope)
+        self.padding = (kh // 2, kw // 2) if same else (0, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+class EqualizedLinear(nn.Module):
+    """Dense layer with equalised learning rate (Magenta's ``custom_dense``, He slope 1)."""
+
+    def __init__(self, in_features: int, out_features: int, *, slope: float = 1.0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        self.scale = he_scale(in_features, slope)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.flatten(1), self.weight * self.scale, self.bias)
+
+
+def generator_alpha(block_id: int, progress: float) -> float:
+    """Weight of generator block ``block_id``'s image: a triangle peaking at ``block_id - 1``."""
+    return max(0.0, min(progress - (block_id - 2), block_id - progress))
+
+
+def discriminator_alpha(block_id: int, progress: float) -> float:
+    """Weight of block ``block_id``'s ``from_rgb`` input: 1 until ``block_id - 1``, 0 from ``block_id``."""
+    return min(max(block_id - progress, 0.0), 1.0)
+
+
+def _check_progress(num_blocks: int, progress: float, config: GANSynthConfig) -> None:
+    if not 1 <= num_blocks <= config.num_resolutions:
+        raise ValueError(f"num_blocks must be in 1..{config.num_resolutions}, got {num_blocks}")
+    if not 0.0 <= progress <= num_blocks - 1:
+        raise ValueError(f"progress must be in 0..{num_blocks - 1} for {num_blocks} blocks, "
+                         f"got {progress}")
+
+
+# -- generator ---------------------------------------------------------------------------
+
+
+class GeneratorBlock(nn.Module):
+    """``progressive_gan_block_{b}`` of the generator: ``conv0``, ``conv1`` and ``to_rgb``."""
+
+    def __init__(self, config: GANSynthConfig, block_id: int) -> None:
+        super().__init__()
+        filters = config.num_filters(block_id)
+        if block_id == 1:
+            self.conv0 = EqualizedConv2d(config.latent_vector_size + config.n_pitches, filters,
+                                         (config.start_height, config.start_width),
+                                         slope=0.0, same=False)
+        else:
+            self.conv0 = EqualizedConv2d(config.num_filters(block_id - 1), filters,
+                                         config.kernel_size, slope=0.0)
+        self.conv1 = EqualizedConv2d(filters, filters, config.kernel_size, slope=0.0)
+        self.to_rgb = EqualizedConv2d(filters, 2, 1, slope=1.0)
+
+
+class Generator(nn.Module):
+    """Latent ``z`` + pitch one-hot → normalised spectrogram ``[batch, 2, time, freq]``.
+
+    Args:
+        config: The model's config.
+    """
+
+    def __init__(self, config: GANSynthConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.blocks = nn.ModuleList(GeneratorBlock(config, b)
+                                    for b in range(1, config.num_resolutions + 1))
+
+    def _conv(self, conv: EqualizedConv2d, x: torch.Tensor) -> torch.Tensor:
+        return pixel_norm(F.leaky_relu(conv(x), LEAKY_SLOPE))
+
+    def _to_rgb(self, block: GeneratorBlock, x: torch.Tensor) -> torch.Tensor:
+        y = block.to_rgb(x)
+        return torch.tanh(y) if self.config.to_rgb_activation == "tanh" else y
+
+    def forward(self, z: torch.Tensor, one_hot: torch.Tensor, *, num_blocks: int | None = None,
+                progress: float | None = None, full_resolution: bool = True) -> torch.Tensor:
+        """Generate normalised spectrograms.
+
+        Args:
+            z: Latent vectors [batch, latent_vector_size].
+            one_hot: Pitch one-hots [batch, n_pitches] (:meth:`GANSynth.one_hot`).
+            num_blocks: Blocks in use (a stage of growth); default all.
+            progress: Magenta's progress in ``0..num_blocks - 1``; default ``num_blocks - 1``
+                (the newest block alone). ``num_blocks - 2 + t`` blends the two newest with
+                weight ``t`` on the newest.
+            full_resolution: Upscale to the final resolution, as Magenta does at every
+                stage (True), or stop at the newest block's resolution (cheaper in training;
+                the same values, since nearest upscaling commutes with the blend).
+
+        Returns:
+            [batch, 2, time, freq].
+        """
+        config = self.config
+        num_blocks = config.num_resolutions if num_blocks is None else num_blocks
+        progress = float(num_blocks - 1) if progress is None else float(progress)
+        _check_progress(num_blocks, progress, config)
+        x = torch.cat([z, one_hot.to(z.dtype)], dim=1)[:, :, None, None]
+        x = pixel_norm(x)
+        # The 1 × 1 image padded to (2h - 1) × (2w - 1) so that a VALID h × w conv makes h × w.
+        x = F.pad(x, (config.start_width - 1,) * 2 + (config.start_height - 1,) * 2)
+        top = num_blocks if not full_resolution else config.num_resolutions
+        output: torch.Tensor | None = None
+        for index in range(num_blocks):
+            block = self.blocks[index]
+            block_id = index + 1
+            if block_id > 1:
+                x = upscale(x, 2)
+            x = self._conv(block.conv1, self._conv(block.conv0, x))
+            alpha = generator_alpha(block_id, progress)
+            if alpha > 0.0:
+                image = upscale(self._to_rgb(block, x), 2 ** (top - block_id)) * alpha
+                output = image if output is None else output + image
+        assert output is not None  # some alpha is positive for any valid progress
+        return output
+
+
+# -- discriminator -----------------------------------------------------------------------
+
+
+class DiscriminatorBlock(nn.Module):
+    """``progressive_gan_block_{b}`` of the discriminator.
+
+    Block 1 holds ``from_rgb``, ``conv0`` (3 × 3 over the features and the stddev channel),
+    ``conv1`` (VALID ``h × w`` → ``num_filters(0)``, Magenta's ``last_conv``). Other blocks:
+    ``from_rgb``, ``conv0`` and ``conv1`` (to the next lower block's width).
+    """
+
+    def __init__(self, config: GANSynthConfig, block_id: int) -> None:
+        super().__init__()
+        filters = config.num_filters(block_id)
+        k = config.kernel_size
+        self.from_rgb = EqualizedConv2d(2, filters, 1, slope=0.0)
+        if block_id == 1:
+            self.conv0 = EqualizedConv2d(filters + 1, filters, k, slope=0.0)
+            self.conv1 = EqualizedConv2d(filters, config.num_filters(0),
+                                         (config.start_height, config.start_width),
+                                         slope=0.0, same=False)
+        else:
+            self.conv0 = EqualizedConv2d(filters, filters, k, slope=0.0)
+            self.conv1 = EqualizedConv2d(filters, config.num_filters(block_id - 1), k,
+                                         slope=0.0)
+
+
+class Discriminator(nn.Module):
+    """Normalised spectrogram → (real/fake logit [batch, 1], pitch logits [batch, n_pitches]).
+
+    Args:
+        config: The model's config.
+    """
+
+    def __init__(self, config: GANSynthConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.blocks = nn.ModuleList(DiscriminatorBlock(config, b)
+                                    for b in range(1, config.num_resolutions + 1))
+        self.logits = EqualizedLinear(config.num_filters(0), 1)
+        self.classification = EqualizedLinear(config.num_filters(0), config.n_pitches)
+
+    def _conv(self, conv: EqualizedConv2d, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(conv(x), LEAKY_SLOPE)
+
+    def forward(self, images: torch.Tensor, *, num_blocks: int | None = None,
+                progress: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Score spectrograms.
+
+        Args:
+            images: [batch, 2, time, freq] at the final resolution or at the resolution of
+                block ``num_blocks``.
+            num_blocks: Blocks in use; default all.
+            progress: As for :meth:`Generator.forward`.
+
+        Returns:
+            ``(logits [batch, 1], pitch_logits [batch, n_pitches])``.
+
+        Raises:
+            ValueError: images of a size that is neither.
+        """
+        config = self.config
+        num_blocks = config.num_resolutions if num_blocks is None else num_blocks
+        progress = float(num_blocks - 1) if progress is None else float(progress)
+        _check_progress(num_blocks, progress, config)
+        level = self._level(images, num_blocks)
+        x: torch.Tensor | None = None
+        for block_id in range(num_blocks, 0, -1):
+            block = self.blocks[block_id - 1]
+            if x is not None:
+                alpha = discriminator_alpha(block_id, progress)
+                # Magenta computes every from_rgb; a zero weight changes no value.
+                if alpha > 0.0:
+                    lod = self._conv(block.from_rgb, downscale(images, 2 ** (level - block_id)))
+                    x = alpha * lod + (1.0 - alpha) * x
+            else:
+                x = self._conv(block.from_rgb, downscale(images, 2 ** (level - block_id)))
+            if block_id > 1:
+                x = downscale(self._conv(block.conv1, self._conv(block.conv0, x)), 2)
+        assert x is not None
+        first = self.blocks[0]
+        x = self._conv(first.conv0, minibatch_stddev(x))
+        x = self._conv(first.conv1, x)  # [batch, num_filters(0), 1, 1]
+        return self.logits(x), self.classification(x)
+
+    def _level(self, images: torch.Tensor, num_blocks: int) -> int:
+        config = self.config
+        for level in (config.num_resolutions, num_blocks):
+            scale = 2 ** (level - 1)
+            if tuple(images.shape[-2:]) == (config.start_height * scale,
+                                            config.start_width * scale):
+                return level
+        raise ValueError(f"images must be [batch, 2, time, freq] at the final resolution "
+                         f"{config.final_resolution} or that of block {num_blocks}, "
+                         f"got {tuple(images.shape)}")
+
+
+# -- the whole model ----------------------------------------------------------------------
+
+
+class GANSynth(nn.Module):
+    """Generator, discriminator and the data normaliser of one GANSynth model.
+
+    Args:
+        config: The model's config.
+    """
+
+    def __init__(self, config: GANSynthConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.generator = Generator(config)
+        self.discriminator = Discriminator(config)
+        n_freq = config.final_resolution[1] if config.data_normalizer == NORMALIZERS[2] else None
+        self.normalizer = SpecgramNormalizer(n_freq)
+
+    def pitch_labels(self, pitches: Sequence[int] | torch.Tensor) -> torch.Tensor:
+        """MIDI pitches → class indices [batch] into ``config.pitches``.
+
+        Raises:
+            ValueError: a pitch the model was not trained on (names the model's range).
+        """
+        index = {p: i for i, p in enumerate(self.config.pitches)}
+        values = pitches.tolist() if isinstance(pitches, torch.Tensor) else list(pitches)
+        unknown = sorted({int(p) for p in values if int(p) != p or int(p) not in index})
+        if unknown:
+            raise ValueError(f"pitch {', '.join(map(str, unknown))} is not one this model "
+                             f"was trained on ({_describe_pitches(self.config.pitches)})")
+        return torch.tensor([index[int(p)] for p in values], dtype=torch.long)
+
+    def one_hot(self, pitches: Sequence[int] | torch.Tensor) -> torch.Tensor:
+        """MIDI pitches → one-hot [batch, n_pitches] (float32)."""
+        return F.one_hot(self.pitch_labels(pitches), self.config.n_pitches).float()
+
+
+def _describe_pitches(pitches: Sequence[int]) -> str:
+    ordered = sorted(pitches)
+    if ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"MIDI {ordered[0]}–{ordered[-1]}"
+    return "MIDI " + " ".join(map(str, ordered))
+
+
+def magenta_variable_name(key: str) -> str:
+    """The Magenta (TF) variable that a :class:`GANSynth` state-dict key corresponds to.
+
+    Raises:
+        ValueError: a key with no Magenta counterpart (e.g. the normaliser's buffers, which
+            Magenta keeps in its flags or ``assets/``).
+    """
+    parts = key.split(".")
+    leaf = {"weight": None, "bias": "bias"}.get(parts[-1], "?")
+    if leaf == "?":
+        raise ValueError(f"no Magenta variable for {key!r}")
+
+    def var(scope: str, dense: bool = False) -> str:
+        return f"{scope}/bias" if leaf == "bias" else f"{scope}/{'dense' if dense else 'conv2d'}/kernel"
+
+    if parts[0] == "generator" and parts[1] == "blocks" and len(parts) == 5:
+        block = int(parts[2]) + 1
+        return var(f"Generator/progressive_gan_generator/progressive_gan_block_{block}/{parts[3]}")
+    if parts[0] == "discriminator" and parts[1] == "blocks" and len(parts) == 5:
+        block = int(parts[2]) + 1
+        return var("Discriminator/progressive_gan_discriminator/"
+                   f"progressive_gan_block_{block}/{parts[3]}")
+    if parts[:2] == ["discriminator", "logits"]:
+        return var("Discriminator/progressive_gan_discriminator/progressive_gan_block_1/logits",
+                   dense=True)
+    if parts[:2] == ["discriminator", "classification"]:
+        return var("Discriminator/discriminator_cond/classification_logits", dense=True)
+    raise ValueError(f"no Magenta variable for {key!r}")
