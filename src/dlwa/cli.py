@@ -74,8 +74,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
         return 1
     if rendered.silent:
         print(f"dlwa render: warning: the recording is silent (peak {rendered.peak:.1e}): "
-              "did the patch start playing? Shipped patches start their demo by themselves; "
-              "your own can start from [dlwa-recorder~]'s right outlet or a --send",
+              "did the patch start playing? A shipped model patch needs --send "
+              "'<patch name>-demo bang' (see dlwa render --help)",
               file=sys.stderr)
     return 0
 
@@ -150,10 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser(
         "render", help="play a patch headless in Pd batch mode and record it to a wav file",
         description="Open a patch in Pd batch mode, record what its [dlwa-recorder~] hears and "
-        "write it to a wav file. The shipped patches (ai_duet.pd, timbre_transfer.pd, "
-        "bridge_demo.pd) start their demo by themselves when the recording starts, so no "
-        "--send is needed. Exits 1 when Pd's console reported an error (printed), and warns "
-        "when the recording is silent.",
+        "write it to a wav file. bridge_demo.pd plays by itself; the model patches play their "
+        "demo when sent it: --send 'timbre_transfer-demo bang' for timbre_transfer.pd, "
+        "--send 'ai_duet-demo bang' for ai_duet.pd (dlwa demo does this). Exits 1 when Pd's "
+        "console reported an error (printed), and warns when the recording is silent.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     render.add_argument("patch", help="the .pd file; it must contain a [dlwa-recorder~]")

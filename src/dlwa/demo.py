@@ -1,9 +1,8 @@
 """Play shipped patches headless and record them; open patches in Pd's GUI.
 
 Recording works through the ``[dlwa-recorder~]`` abstraction that each demo patch feeds
-with its output: on ``dlwa-render <wav path> <seconds>`` it bangs its right outlet (a
-shipped patch starts its demo from there), records that many logical seconds into
-arrays, writes them to the wav file and quits Pd. In ``pd -batch`` that takes a fraction
+with its output: on ``dlwa-render <wav path> <seconds>`` it records that many logical
+seconds into arrays, writes them to the wav file and quits Pd. In ``pd -batch`` that takes a fraction
 of the wall-clock time, and model objects run synchronously there, so a render is the
 same every time.
 """
