@@ -142,7 +142,7 @@ class GANSynthConfig:
         params: dict[str, Any] = {
             "latent_vector_size": 16, "pitches": (60, 62, 64), "start_height": 2,
             "start_width": 4, "num_resolutions": 3, "fmap_base": 64, "fmap_max": 16,
-            "data_type": "linear", "audio_length": 128}
+            "data_type": "linear", "audio_length": 64}
         params.update(overrides)
         return cls(**params)
 
