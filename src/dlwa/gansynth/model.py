@@ -499,3 +499,68 @@ def magenta_variable_name(key: str) -> str:
     if parts[:2] == ["discriminator", "classification"]:
         return var("Discriminator/discriminator_cond/classification_logits", dense=True)
     raise ValueError(f"no Magenta variable for {key!r}")
+
+
+# -- generation ---------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def generate(model: GANSynth, z: torch.Tensor, pitches: Sequence[int] | torch.Tensor
+             ) -> torch.Tensor:
+    """Notes from latents and MIDI pitches: generator → denormalise → spectrogram → audio.
+
+    Magenta's ``generate_samples_from_z`` with the full generator (all blocks, progress at
+    its end). Magenta generates with its weights' moving averages; an imported model holds
+    those as its generator weights.
+
+    Args:
+        model: The model (its generator, normaliser and config are used).
+        z: Latent vectors [batch, latent_vector_size], as drawn from N(0, I).
+        pitches: One MIDI pitch per latent, each in ``model.config.pitches``.
+
+    Returns:
+        Audio [batch, audio_length] at ``model.config.sample_rate``.
+
+    Raises:
+        ValueError: a pitch outside the model's set, or a count or size that does not match.
+    """
+    config = model.config
+    if z.ndim != 2 or z.shape[1] != config.latent_vector_size:
+        raise ValueError(f"z must be [batch, {config.latent_vector_size}], got {tuple(z.shape)}")
+    one_hot = model.one_hot(pitches).to(device=z.device)
+    if one_hot.shape[0] != z.shape[0]:
+        raise ValueError(f"need one pitch per latent: {z.shape[0]} latents, "
+                         f"{one_hot.shape[0]} pitches")
+    specgram = model.normalizer.denormalize(model.generator(z, one_hot))
+    return config.transform().specgram_to_audio(specgram)
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between latents, as Magenta's ``generate_util.slerp``.
+
+    The angle comes from the normalised directions, but the end points are combined as they
+    are, not normalised: ``sin((1 - t)Ω)/sin Ω · z0 + sin(tΩ)/sin Ω · z1``. So ``t = 0`` and
+    ``t = 1`` return ``z0`` and ``z1`` themselves, and the norm moves smoothly between theirs
+    (for Gaussian z of 256 dimensions both are close to 16, so the path stays where the
+    generator was trained). Where the directions (almost) coincide, Magenta would divide by
+    zero; this falls back to linear interpolation, which is then the same curve.
+
+    Args:
+        z0: [..., latent] start.
+        z1: [..., latent] end, same shape.
+        t: Position(s) in [0, 1]; a tensor broadcasts against ``z0[..., :1]``.
+
+    Returns:
+        [..., latent].
+    """
+    t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)
+    if t.ndim and t.shape[-1] != 1:
+        t = t[..., None]
+    u0 = z0 / z0.norm(dim=-1, keepdim=True)
+    u1 = z1 / z1.norm(dim=-1, keepdim=True)
+    omega = torch.arccos(torch.clamp((u0 * u1).sum(dim=-1, keepdim=True), -1.0, 1.0))
+    sin_omega = torch.sin(omega)
+    tiny = sin_omega.abs() < 1.0e-6
+    safe = torch.where(tiny, torch.ones_like(sin_omega), sin_omega)
+    spherical = (torch.sin((1.0 - t) * omega) * z0 + torch.sin(t * omega) * z1) / safe
+    return torch.where(tiny, (1.0 - t) * z0 + t * z1, spherical)
