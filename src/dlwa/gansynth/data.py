@@ -545,12 +545,18 @@ def _listing(items: list[str]) -> str:
 
 
 def _pitch_range(pitches: Any) -> str:
+    """Pitches as runs, e.g. ``24–26, 28–84``."""
     values = sorted(pitches)
     if not values:
         return "(none)"
-    if values == list(range(values[0], values[-1] + 1)):
-        return f"{values[0]}–{values[-1]}" if len(values) > 1 else str(values[0])
-    return ", ".join(map(str, values[:12])) + (" …" if len(values) > 12 else "")
+    runs: list[list[int]] = [[values[0], values[0]]]
+    for value in values[1:]:
+        if value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    text = [f"{a}–{b}" if b > a else str(a) for a, b in runs]
+    return ", ".join(text[:12]) + (" …" if len(text) > 12 else "")
 
 
 def _rel(path: Path, folder: Path) -> str:
