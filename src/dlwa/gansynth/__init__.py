@@ -1,0 +1,1 @@
+"""GANSynth in PyTorch: spectral representation (spectral.py) and networks (model.py)."""
