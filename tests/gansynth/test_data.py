@@ -309,3 +309,32 @@ def test_bad_arguments(tmp_path: Path, kwargs: dict, message: str) -> None:
 def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         load_notes(tmp_path / "nowhere", sample_rate=SR, n_samples=N)
+
+
+# --- The FluidR3 render script ----------------------------------------------------------------
+
+
+def test_make_gansynth_data_reads_back(tmp_path: Path) -> None:
+    """scripts/make_gansynth_data.py writes a set load_notes reads with the right pitches."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("fluidsynth", reason="needs the ddsp-data extra (pyfluidsynth)")
+    if not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file():
+        pytest.skip("needs Debian fluid-soundfont-gm")
+    script = Path(__file__).parents[2] / "scripts" / "make_gansynth_data.py"
+    out = tmp_path / "fluidr3"
+    subprocess.run([sys.executable, str(script), "--out", str(out), "--programs", "73", "56",
+                    "--min-pitch", "60", "--max-pitch", "62", "--velocities", "75", "127"],
+                   check=True, capture_output=True)
+    examples = json.loads((out / "examples.json").read_text())
+    assert examples["flute_acoustic_073-061-127"]["instrument_family_str"] == "flute"
+    notes = load_notes(out, sample_rate=SR, n_samples=64000, pitches=range(24, 85),
+                       min_notes=12)
+    assert notes.audio.shape == (12, 64000)
+    assert notes.family_counts() == {"brass": 6, "flute": 6}
+    assert notes.pitch_counts() == {60: 4, 61: 4, 62: 4}
+    for audio, pitch in zip(notes.audio, notes.pitch, strict=True):
+        assert estimate_pitch(audio, sample_rate=SR) == pitch
+        held, released = audio[SR:2 * SR], audio[-SR // 4:]  # 3 s held, then released
+        assert np.abs(held).max() > 10 * np.abs(released).max()
