@@ -66,3 +66,16 @@ def test_stop_count_only_grows():
     standin.stop(obj)
     standin.stop(obj)
     assert obj._stopcount == 2 and not obj._shouldexit  # no handler ran: cleared at once
+
+
+def test_documented_bounds_pass_as_pd_sends_them():
+    """A bound typed in a patch reaches Python as a 32-bit float (0.01 → 0.0099999998)."""
+    from dlwa.pd.base import number
+
+    low = float(np.float32(0.01))
+    assert low < 0.01
+    assert number(low, "temperature", low=0.01, high=10.0) == low
+    with pytest.raises(ValueError, match="between 0.01 and 10"):
+        number(0.0099, "temperature", low=0.01, high=10.0)
+    with pytest.raises(ValueError):
+        number(float(np.float32(10.001)), "temperature", low=0.01, high=10.0)

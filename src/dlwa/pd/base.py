@@ -95,12 +95,18 @@ def number(value: Any, name: str, *, low: float | None = None, high: float | Non
         ValueError: naming the argument, the bad value and the allowed range.
     """
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
-    if ok and (low is None or value >= low) and (high is None or value <= high):
+    if ok and _at_least(value, low) and _at_least(high, value):
         return float(value)
     span = f"between {low:g} and {high:g}" if low is not None and high is not None else (
         f"at least {low:g}" if low is not None else "finite" if high is None else f"<= {high:g}"
     )
     raise ValueError(f"{name} must be a number {span}: got {shown(value)}")
+
+
+def _at_least(a: float | None, b: float | None) -> bool:
+    """``a >= b`` as Pd sees it: a bound typed in a patch (0.01) arrives as a 32-bit float
+    a hair below it, and must still pass. None is no bound."""
+    return a is None or b is None or a >= b or np.float32(a) == np.float32(b)
 
 
 def name_arg(value: Any, name: str) -> str:
