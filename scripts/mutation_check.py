@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Mutation check: does the test suite notice plausible bugs? (Not run in CI.)
 
-Each mutation is one text substitution in one file of ``src/``. It must match exactly
+Each mutation is one text substitution in one file of ``src/`` (or of the external's
+C++ in ``pyext_py3/src/``, whose mutations rebuild the copy's external and run the real-Pd
+conversion tests). It must match exactly
 once (else it is reported as "does not apply" and skipped). The check never edits the
 checkout: it copies ``src/``, ``tests/``, ``checkpoints/``, ``pd_patches/`` and
 ``pyproject.toml`` into a temporary folder, applies one mutation there at a time (the
@@ -30,17 +32,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ("src", "tests", "checkpoints", "pd_patches", "pyproject.toml")
+COPIED = ("src", "tests", "checkpoints", "pd_patches", "pyproject.toml", "pyext_py3")
 TIMEOUT_S = 600
 
 
 @dataclass(frozen=True)
 class Mutation:
     name: str
-    path: str  # relative to src/dlwa
+    path: str  # relative to root
     old: str
     new: str
     tests: tuple[str, ...]
+    root: str = "src/dlwa"
+
+    @property
+    def in_pd(self) -> bool:
+        """A mutation of the external: its tests run real Pd on the copy's build."""
+        return self.root.startswith("pyext_py3")
 
 
 CORE = ("tests/ddsp/test_core.py", "tests/ddsp/test_core_delays.py", "tests/ddsp/test_model.py")
@@ -54,10 +62,15 @@ TONE = ("tests/test_pd_objects.py",)
 MELODY = ("tests/melody_rnn/test_melody_rnn_object.py",)
 TT = ("tests/ddsp/test_pd_timbre_transfer.py",)
 TRAIN = ("tests/test_training_warnings.py",)
+BRIDGE = ("tests/pd/test_pyext_convert.py", "tests/contract/test_contract_pd.py")
 
 
 def m(name: str, path: str, old: str, new: str, tests: tuple[str, ...]) -> Mutation:
     return Mutation(name, path, old, new, tests)
+
+
+def cpp(name: str, path: str, old: str, new: str) -> Mutation:
+    return Mutation(name, path, old, new, BRIDGE, root="pyext_py3/src")
 
 
 MUTATIONS = [
@@ -229,6 +242,21 @@ MUTATIONS = [
       "tracker=self.tracker)", 'tracker="yin")', TT),
     m("timbre_transfer: normalize peak ignored", "pd/timbre_transfer.py",
       "audio * (target / top)", "audio * (DEFAULT_PEAK / top)", TT),
+    # ----- the external's conversions (C++; each rebuilds the copy's external)
+    cpp("bridge: integral floats stay float", "convert.cpp",
+        "return PyLong_FromLongLong((long long)f);", "return PyFloat_FromDouble(f);"),
+    cpp("bridge: complex list items pass", "convert.cpp",
+        '    if (is_complex(v)) {\n        complex_error(v, "sent to Pd");\n        return -1;',
+        '    if (false) {\n        complex_error(v, "sent to Pd");\n        return -1;'),
+    cpp("bridge: (selector, atoms) sent as a list", "convert.cpp",
+        "bool anything = a && b && is_str(a) && is_sequence(b);", "bool anything = false;"),
+    # (An empty sequence sent as an empty list instead of a bang is no bug: Pd treats an
+    # empty list as a bang, so no test can tell them apart.)
+    cpp("bridge: symbol atoms arrive as None", "convert.cpp",
+        "return symbol_from_pd(a->a_w.w_symbol);", "Py_RETURN_NONE;"),
+    cpp("bridge: numbers sent as symbols", "convert.cpp",
+        '    if (is_number(v) && !is_sequence(v)) {\n        out.sel = "float";',
+        '    if (is_number(v) && !is_sequence(v)) {\n        out.sel = "symbol";'),
     # ----- training hygiene
     m("ddsp training: float() of a loss that requires grad", "ddsp/train.py",
       "return float(loss.detach())", "return float(loss)", TRAIN),
@@ -240,7 +268,8 @@ def applies(mutation: Mutation, text: str) -> int:
 
 
 def copy_tree(work: Path) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info",
+                                    "build")
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
@@ -259,7 +288,7 @@ def first_failure(output: str) -> str:
 
 def run(mutation: Mutation, work: Path) -> tuple[str, str, float]:
     """Apply ``mutation`` in the copy, run its tests, restore: (verdict, detail, seconds)."""
-    target = work / "src" / "dlwa" / mutation.path
+    target = work / mutation.root / mutation.path
     original = target.read_text()
     count = applies(mutation, original)
     if count != 1:
@@ -267,8 +296,11 @@ def run(mutation: Mutation, work: Path) -> tuple[str, str, float]:
     env = {**os.environ, "PYTHONPATH": str(work / "src"), "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("DLWA_REQUIRE_PD", None)
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-               "-m", "not pd", *mutation.tests]
+    marks = [] if mutation.in_pd else ["-m", "not pd"]
+    if mutation.in_pd:
+        env["DLWA_REQUIRE_PD"] = "1"  # the copy's tests build the copy's external
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *marks,
+               *mutation.tests]
     start = time.monotonic()
     try:
         target.write_text(original.replace(mutation.old, mutation.new))
@@ -308,13 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|---|---|")
         for i, mutation in enumerate(chosen, 1):
             if args.list:
-                count = applies(mutation, (work / "src/dlwa" / mutation.path).read_text())
+                count = applies(mutation, (work / mutation.root / mutation.path).read_text())
                 verdict, detail, seconds = ("applies" if count == 1 else "does not apply",
                                             f"found {count} times", 0.0)
             else:
                 verdict, detail, seconds = run(mutation, work)
             bad += verdict not in ("caught", "applies")
-            print(f"| {i} | {mutation.name} | src/dlwa/{mutation.path} | {verdict} | "
+            print(f"| {i} | {mutation.name} | {mutation.root}/{mutation.path} | {verdict} | "
                   f"{detail} | {seconds:.0f} |", flush=True)
     print(f"\n{len(chosen)} mutations, {bad} missed or not applicable", flush=True)
     return 1 if bad else 0
