@@ -297,31 +297,33 @@ Py_ssize_t buf_len(BufferObject* self) {
     return n;
 }
 
-enum Access { ACCESS_OK, ACCESS_NOTFOUND, ACCESS_RANGE };
-
-PyObject* buf_item(BufferObject* self, Py_ssize_t i) {
-    if (!check(self)) return nullptr;
-    t_symbol* s = self->sym;
-    Access r = ACCESS_OK;
-    double v = 0;
+// Run `fn(element)` on element `i` (negative counts from the end) of array `s` under Pd's
+// lock; false with a Python exception set when the array or the index is not there.
+template <class F>
+bool with_element(t_symbol* s, Py_ssize_t i, F fn) {
+    enum { OK, NOTFOUND, RANGE } r = OK;
     with_pd([&] {
         t_word* vec;
         int n;
         if (!lookup(s, &vec, &n)) {
-            r = ACCESS_NOTFOUND;
+            r = NOTFOUND;
             return;
         }
         Py_ssize_t k = i < 0 ? i + n : i;
         if (k < 0 || k >= n)
-            r = ACCESS_RANGE;
+            r = RANGE;
         else
-            v = vec[k].w_float;
+            fn(vec[k]);
     });
-    if (r == ACCESS_NOTFOUND) return not_found(s);
-    if (r == ACCESS_RANGE) {
-        PyErr_SetString(PyExc_IndexError, "pyext.Buffer index out of range");
-        return nullptr;
-    }
+    if (r == NOTFOUND) not_found(s);
+    if (r == RANGE) PyErr_SetString(PyExc_IndexError, "pyext.Buffer index out of range");
+    return r == OK;
+}
+
+PyObject* buf_item(BufferObject* self, Py_ssize_t i) {
+    if (!check(self)) return nullptr;
+    double v = 0;
+    if (!with_element(self->sym, i, [&](t_word& w) { v = w.w_float; })) return nullptr;
     return PyFloat_FromDouble(v);
 }
 
@@ -479,29 +481,7 @@ int buf_ass_subscript(BufferObject* self, PyObject* key, PyObject* value) {
         }
         double v = PyFloat_AsDouble(value);
         if (v == -1.0 && PyErr_Occurred()) return -1;
-        t_symbol* s = self->sym;
-        Access r = ACCESS_OK;
-        with_pd([&] {
-            t_word* vec;
-            int n;
-            if (!lookup(s, &vec, &n)) {
-                r = ACCESS_NOTFOUND;
-                return;
-            }
-            Py_ssize_t k = i < 0 ? i + n : i;
-            if (k < 0 || k >= n)
-                r = ACCESS_RANGE;
-            else
-                vec[k].w_float = (t_float)v;
-        });
-        if (r == ACCESS_NOTFOUND) {
-            not_found(s);
-            return -1;
-        }
-        if (r == ACCESS_RANGE) {
-            PyErr_SetString(PyExc_IndexError, "pyext.Buffer index out of range");
-            return -1;
-        }
+        if (!with_element(self->sym, i, [&](t_word& w) { w.w_float = (t_float)v; })) return -1;
         schedule_redraw(self);
         return 0;
     }

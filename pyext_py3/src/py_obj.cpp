@@ -323,6 +323,52 @@ static void py_control(t_pyobj* x, t_symbol* s, int argc, t_atom* argv) {
     }
 }
 
+// What [py] and [pym] share: the object and its host (Python inlets and outlets follow in
+// finish_pyobj, once the Python side is set up).
+static t_pyobj* new_pyobj(t_class* c, const char* kind, const std::string& name, int ninlets,
+                          bool method, const t_atom* args_begin, const t_atom* args_end) {
+    t_pyobj* x = (t_pyobj*)pd_new(c);
+    x->host = new HostPtr(std::make_shared<Host>());
+    x->func_name = new std::string(name);
+    x->func = nullptr;
+    x->stored = nullptr;
+    x->ninlets = ninlets;
+    x->method = method;
+    Host* h = x->host->get();
+    h->obj = &x->x_obj;
+    h->kind = kind;
+    h->canvas = canvas_getcurrent();
+    h->canvas_dir = h->canvas ? canvas_getdir(h->canvas)->s_name : ".";
+    h->class_name = name;
+    h->args.assign(args_begin, args_end);
+    return x;
+}
+
+// The stored values of Python inlets 2..n, all None (needs the GIL).
+static void store_slots(t_pyobj* x, int n) {
+    x->stored = PyList_New(n);
+    for (int j = 0; j < n; j++) {
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(x->stored, j, Py_None);
+    }
+}
+
+// Python inlets 1..n, the result and attribute outlets, then the @attributes.
+static void finish_pyobj(t_pyobj* x, int n, int argc, t_atom* argv) {
+    Host* h = x->host->get();
+    for (int j = 1; j <= n; j++) {
+        t_py_proxy* p = (t_py_proxy*)pd_new(g_py_proxy_class);
+        p->owner = x;
+        p->inlet = j;
+        inlet_new(&x->x_obj, &p->pd, nullptr, nullptr);
+        h->inlet_proxies.push_back(&p->pd);
+    }
+    x->result = outlet_new(&x->x_obj, nullptr);
+    h->attr_outlet = outlet_new(&x->x_obj, nullptr);
+    h->outlets_ready = true;
+    host_apply_attrs(h, argc, argv);
+}
+
 static void* py_new(t_symbol* s, int argc, t_atom* argv) {
     if (!interp_ok()) {
         pd_error(nullptr, "py: Python is not available (see the start-up messages)");
@@ -345,44 +391,14 @@ static void* py_new(t_symbol* s, int argc, t_atom* argv) {
             module = module.substr(0, module.rfind('.'));
         }
     }
-    t_pyobj* x = (t_pyobj*)pd_new(g_py_class);
-    x->host = new HostPtr(std::make_shared<Host>());
-    x->func_name = new std::string(func);
-    x->func = nullptr;
-    x->stored = nullptr;
-    x->ninlets = ninlets;
-    x->method = false;
-    Host* h = x->host->get();
-    h->obj = &x->x_obj;
-    h->kind = "py";
-    h->canvas = canvas_getcurrent();
-    h->canvas_dir = h->canvas ? canvas_getdir(h->canvas)->s_name : ".";
-    h->module_name = module;
-    h->class_name = func;
-    h->args.assign(argv + i, argv + k);
+    t_pyobj* x = new_pyobj(g_py_class, "py", func, ninlets, false, argv + i, argv + k);
+    x->host->get()->module_name = module;
     {
         Gil gil;
-        if (ninlets > 0) {
-            x->stored = PyList_New(ninlets);
-            for (int j = 0; j < ninlets; j++) {
-                Py_INCREF(Py_None);
-                PyList_SET_ITEM(x->stored, j, Py_None);
-            }
-        }
+        if (ninlets > 0) store_slots(x, ninlets);
         if (!module.empty() || !func.empty()) resolve(x, false);
     }
-    int n = ninlets < 0 ? 1 : ninlets;
-    for (int j = 1; j <= n; j++) {
-        t_py_proxy* p = (t_py_proxy*)pd_new(g_py_proxy_class);
-        p->owner = x;
-        p->inlet = j;
-        inlet_new(&x->x_obj, &p->pd, nullptr, nullptr);
-        h->inlet_proxies.push_back(&p->pd);
-    }
-    x->result = outlet_new(&x->x_obj, nullptr);
-    h->attr_outlet = outlet_new(&x->x_obj, nullptr);
-    h->outlets_ready = true;
-    host_apply_attrs(h, argc - k, argv + k);
+    finish_pyobj(x, ninlets < 0 ? 1 : ninlets, argc - k, argv + k);
     return x;
 }
 
@@ -403,38 +419,12 @@ static void* pym_new(t_symbol*, int argc, t_atom* argv) {
         pd_error(nullptr, "pym: usage: [pym {ninlets} method]");
         return nullptr;
     }
-    t_pyobj* x = (t_pyobj*)pd_new(g_pym_class);
-    x->host = new HostPtr(std::make_shared<Host>());
-    x->func_name = new std::string(method);
-    x->func = nullptr;
-    x->ninlets = ninlets;
-    x->method = true;
-    Host* h = x->host->get();
-    h->obj = &x->x_obj;
-    h->kind = "pym";
-    h->canvas = canvas_getcurrent();
-    h->canvas_dir = h->canvas ? canvas_getdir(h->canvas)->s_name : ".";
-    h->class_name = method;
-    h->args.assign(argv + i, argv + k);
+    t_pyobj* x = new_pyobj(g_pym_class, "pym", method, ninlets, true, argv + i, argv + k);
     {
         Gil gil;
-        x->stored = PyList_New(ninlets);
-        for (int j = 0; j < ninlets; j++) {
-            Py_INCREF(Py_None);
-            PyList_SET_ITEM(x->stored, j, Py_None);
-        }
+        store_slots(x, ninlets);
     }
-    for (int j = 1; j <= ninlets; j++) {
-        t_py_proxy* p = (t_py_proxy*)pd_new(g_py_proxy_class);
-        p->owner = x;
-        p->inlet = j;
-        inlet_new(&x->x_obj, &p->pd, nullptr, nullptr);
-        h->inlet_proxies.push_back(&p->pd);
-    }
-    x->result = outlet_new(&x->x_obj, nullptr);
-    h->attr_outlet = outlet_new(&x->x_obj, nullptr);
-    h->outlets_ready = true;
-    host_apply_attrs(h, argc - k, argv + k);
+    finish_pyobj(x, ninlets, argc - k, argv + k);
     return x;
 }
 
