@@ -26,7 +26,8 @@ MODEL_VERBS: dict[str, str] = {
 }
 
 # Model packages that add sub-commands; each module defines register(verbs: ModelVerbs).
-MODEL_CLI_MODULES: tuple[str, ...] = ("dlwa.melody_rnn.cli", "dlwa.ddsp.cli")
+MODEL_CLI_MODULES: tuple[str, ...] = ("dlwa.melody_rnn.cli", "dlwa.ddsp.cli",
+                                     "dlwa.gansynth.cli")
 
 Handler = Callable[[argparse.Namespace], int | None]
 

@@ -1,0 +1,604 @@
+"""Train GANSynth on a folder of notes (``dlwa train gansynth``), as Magenta's GANSynth does.
+
+**Losses** (Magenta's ``gansynth/lib/model.py`` with tfgan's losses): WGAN-GP. The
+discriminator minimises ``mean D(fake) - mean D(real)`` + 10 · gradient penalty (the norm of
+``∂D/∂x`` at random points between real and fake, pulled to 1) + 0.001 · ``mean D(real)²``
+(the real-score penalty) + ``discriminator_ac_loss_weight`` · the pitch classifier's cross
+entropy on the real notes. The generator minimises ``-mean D(fake)`` +
+``generator_ac_loss_weight`` · the classifier's cross entropy on its own notes for the pitches
+it was asked for. Both weights are 10, as in Magenta's configs. Adam, learning rate 8e-4,
+betas (0, 0.99), one discriminator and one generator step per batch. The generator that is
+saved is the exponential moving average (decay 0.999) of the trained one, as Magenta's.
+
+**Schedule** (Magenta's ``compute_progress``): for each resolution a *stable* phase at that
+resolution, then a *transition* phase in which the next block fades in (``progress`` goes
+from ``k`` to ``k + 1``), the real notes blended between the two resolutions the same way;
+the last resolution's stable phase runs to the end. All phases have the same number of
+images, sized from a total budget; the last gets twice as many (Magenta's ``mel_prog_hires``
+gives its last stage 11 M − 10.4 M = 0.6 M images more than the others' 0.8 M). See
+:class:`Schedule`. By default the budget is ``DEFAULT_PASSES`` passes over the data per phase.
+
+**Data**: :func:`dlwa.gansynth.data.load_notes` once, every note turned into its spectrogram
+once and normalised with a normaliser fitted on all of them (Magenta's computed
+``specgrams_simple_normalizer``: each channel's minimum and maximum map to ∓0.8; the
+pre-specified normaliser keeps Magenta's numbers), kept in memory at the final resolution;
+a batch is notes drawn uniformly with their pitch labels, box-downscaled to the resolution
+being trained. The generator's pitches are drawn from the data's pitch distribution.
+
+**Output** (``--out``): a dlwa checkpoint of kind ``gansynth`` holding the *generator* (its
+moving average) and the normaliser, no discriminator. The discriminator is only needed to
+train and is as large as the generator; Magenta's full ``all_instruments`` generator alone is
+29 MB in float32, so a whole-model checkpoint (58 MB at that size) could never meet the
+25 MB limit, while generator-only checkpoints of the ``small`` preset do. The discriminator,
+the training generator and both optimisers live in ``train_state.pt`` (for ``--resume``),
+which a shipped model leaves out. Also written: ``train_log.jsonl`` (one JSON line every
+``log_every`` steps) and ``preview/<images>_<pitch>.wav`` (fixed z and pitches, at every save).
+A checkpoint saved before the schedule's end has ``training.complete`` false: its highest
+blocks are not trained yet.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from dlwa.checkpoints import Checkpoint, load_module, save_checkpoint
+from dlwa.gansynth.data import Chop, Label, NoteSet, load_notes
+from dlwa.gansynth.model import (
+    KIND,
+    NORMALIZERS,
+    GANSynth,
+    GANSynthConfig,
+    downscale,
+    generator_alpha,
+    upscale,
+)
+from dlwa.training import OutputFolderError, check_output, check_same_config, save_state
+
+STATE_FILE = "train_state.pt"
+LOG_FILE = "train_log.jsonl"
+PREVIEW_DIR = "preview"
+DEFAULT_PASSES = 10  # passes over the data per phase when no image budget is given
+GP_EPSILON = 1.0e-10  # tfgan's wasserstein_gradient_penalty epsilon
+PREVIEW_SEED = 1234
+
+Log = Callable[[str], None]
+
+
+def preset(name: str) -> GANSynthConfig:
+    """A named model configuration for ``--config``; pitches come from the data.
+
+    ``full`` is Magenta's ``mel_prog_hires`` (the released ``all_instruments``: 14.1 M
+    parameters, a 29 MB generator); ``small`` keeps its data shape (mel, 16 kHz, 64,000
+    samples, ``[128, 1024]`` spectrograms) with a latent of 128 and at most 64 filters per
+    block, which trains on a CPU and saves a generator of a few MB. Both fit their
+    normaliser on the data.
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    if name == "full":
+        return GANSynthConfig(data_normalizer=NORMALIZERS[1])
+    if name == "small":
+        return GANSynthConfig(latent_vector_size=128, fmap_base=2048, fmap_max=64,
+                              data_normalizer=NORMALIZERS[1])
+    raise ValueError(f"unknown GANSynth config {name!r}; use small or full")
+
+
+PRESETS: tuple[str, ...] = ("small", "full")
+
+
+@dataclass
+class TrainConfig:
+    """Training settings (the model's own are in :class:`GANSynthConfig`).
+
+    Attributes:
+        images: total images (notes) shown to the discriminator; ``None`` sizes it from
+            the data (``DEFAULT_PASSES`` passes per phase).
+        batch_size: notes per step (Magenta: 8 at the final resolution).
+        learning_rate: Adam's rate for both networks (Magenta: 8e-4).
+        betas: Adam's betas (Magenta: 0 and 0.99).
+        gradient_penalty_weight: WGAN-GP weight (10).
+        real_score_penalty_weight: weight of ``mean D(real)²`` (0.001).
+        generator_ac_loss_weight: pitch-classifier loss weight for the generator (10).
+        discriminator_ac_loss_weight: pitch-classifier loss weight for the discriminator (10).
+        ema_decay: decay of the generator's moving average, the saved generator (0.999).
+        minutes: stop (and save) after this much wall-clock time; ``--resume`` continues.
+        save_every: images between saves (checkpoint, state, preview); ``None``: 20 per run.
+        log_every: steps between log lines.
+        seed: random seed (weights, batches, z).
+        n_threads: torch threads; ``None`` leaves torch's default.
+        smoke_test: one step of batch 2 in every phase, to check data and pipeline quickly.
+        progress_bar: show a tqdm bar with the ETA on stderr.
+    """
+
+    images: int | None = None
+    batch_size: int = 8
+    learning_rate: float = 8e-4
+    betas: tuple[float, float] = (0.0, 0.99)
+    gradient_penalty_weight: float = 10.0
+    real_score_penalty_weight: float = 0.001
+    generator_ac_loss_weight: float = 10.0
+    discriminator_ac_loss_weight: float = 10.0
+    ema_decay: float = 0.999
+    minutes: float | None = None
+    save_every: int | None = None
+    log_every: int = 10
+    seed: int = 0
+    n_threads: int | None = None
+    smoke_test: bool = False
+    progress_bar: bool = True
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """How :func:`load_notes` reads the folder (see :mod:`dlwa.gansynth.data`)."""
+
+    label: Label = "name"
+    chop: Chop = "fixed"
+    hop_length: int | None = None
+    tracker: str = "yin"
+    instrument_sources: tuple[str, ...] | None = None
+    strict: bool = True
+
+
+# -- schedule ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Magenta's progressive schedule in images: stable, transition, stable, …, stable.
+
+    Phase ``2k`` (``k = 0 … R - 2``) trains ``k + 1`` blocks at ``progress = k``; phase
+    ``2k + 1`` trains ``k + 2`` blocks while ``progress`` rises linearly from ``k`` to
+    ``k + 1``; from ``(R - 1)·(stable + transition)`` images on, all ``R`` blocks at
+    ``progress = R - 1`` until ``total_images``.
+    """
+
+    num_resolutions: int
+    stable_images: int
+    transition_images: int
+    total_images: int
+
+    @classmethod
+    def sized(cls, num_resolutions: int, total_images: int, batch_size: int) -> Schedule:
+        """Equal phases in ``total_images``, the last one twice as long (at least a batch each).
+
+        Raises:
+            ValueError: a count that is not positive.
+        """
+        if num_resolutions < 1 or total_images < 1 or batch_size < 1:
+            raise ValueError(f"need a positive number of resolutions, images and batch size, "
+                             f"got {num_resolutions}, {total_images}, {batch_size}")
+        n_phases = 2 * num_resolutions - 1
+        phase = max(batch_size, total_images // (n_phases + 1))
+        return cls(num_resolutions, phase, phase, max(total_images, n_phases * phase))
+
+    @property
+    def final_start(self) -> int:
+        """Images after which all blocks train at full progress."""
+        return (self.num_resolutions - 1) * (self.stable_images + self.transition_images)
+
+    def at(self, images: int) -> tuple[int, float]:
+        """``(num_blocks, progress)`` after ``images`` images."""
+        stage = self.stable_images + self.transition_images
+        k, rest = divmod(max(0, images), stage)
+        if k >= self.num_resolutions - 1:
+            return self.num_resolutions, float(self.num_resolutions - 1)
+        if rest < self.stable_images:
+            return k + 1, float(k)
+        return k + 2, k + (rest - self.stable_images) / self.transition_images
+
+    def phase(self, images: int) -> str:
+        """``"stable <res>"`` or ``"transition <res>"`` (resolution = blocks, 1-based)."""
+        num_blocks, progress = self.at(images)
+        kind = "stable" if progress == num_blocks - 1 else "transition"
+        return f"{kind} {num_blocks}/{self.num_resolutions}"
+
+    def work(self, images: int, cost: Callable[[int], float]) -> float:
+        """Cost of the first ``images`` images, ``cost(num_blocks)`` per image (for the ETA)."""
+        total, start = 0.0, 0
+        stage = self.stable_images + self.transition_images
+        for k in range(self.num_resolutions - 1):
+            for length, blocks in ((self.stable_images, k + 1), (self.transition_images, k + 2)):
+                end = k * stage + (length if blocks == k + 1 else stage)
+                total += max(0, min(images, end) - start) * cost(blocks)
+                start = end
+        return total + max(0, images - start) * cost(self.num_resolutions)
+
+
+def step_cost(config: GANSynthConfig, num_blocks: int) -> float:
+    """Relative cost of one image with ``num_blocks`` blocks, for the ETA: the pixels of all
+    blocks in use (measured on a CPU, the time per step grows with them rather than with the
+    multiply-adds, which the thinner high blocks keep lower)."""
+    h, w = config.start_height, config.start_width
+    return float(sum(h * w * 4 ** (b - 1) for b in range(1, num_blocks + 1)))
+
+
+# -- data --------------------------------------------------------------------------------
+
+
+def notes_to_specgrams(notes: NoteSet, model: GANSynth, *, fit: bool, batch: int = 32
+                       ) -> torch.Tensor:
+    """All notes → normalised spectrograms ``[n, 2, n_time, n_freq]`` (float32).
+
+    With ``fit`` the model's normaliser is first fitted on these notes (a simple or
+    per-frequency normaliser) or set to Magenta's numbers (the pre-specified one).
+    """
+    transform = model.config.transform()
+    specgrams = torch.cat([
+        transform.audio_to_specgram(torch.from_numpy(notes.audio[i:i + batch]).float())
+        for i in range(0, len(notes), batch)])
+    if fit:
+        if model.config.data_normalizer == NORMALIZERS[0]:
+            model.normalizer.set_prespecified()
+        else:
+            model.normalizer.fit(specgrams)
+    for i in range(0, len(specgrams), batch):
+        specgrams[i:i + batch] = model.normalizer.normalize(specgrams[i:i + batch])
+    return specgrams
+
+
+def blend_real(images: torch.Tensor, num_blocks: int, progress: float) -> torch.Tensor:
+    """Real images at block ``num_blocks``' resolution blended across resolutions as the
+    generator's output is (Magenta's ``blend_images``)."""
+    out: torch.Tensor | None = None
+    for block_id in range(1, num_blocks + 1):
+        alpha = generator_alpha(block_id, progress)
+        if alpha > 0.0:
+            factor = 2 ** (num_blocks - block_id)
+            image = upscale(downscale(images, factor), factor) * alpha
+            out = image if out is None else out + image
+    assert out is not None
+    return out
+
+
+# -- one step ----------------------------------------------------------------------------
+
+
+def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Optimizer,
+                  opt_d: torch.optim.Optimizer, real: torch.Tensor, labels: torch.Tensor,
+                  fake_labels: torch.Tensor, *, num_blocks: int, progress: float,
+                  cfg: TrainConfig, generator: torch.Generator | None = None
+                  ) -> dict[str, float]:
+    """One discriminator and one generator step; returns the losses.
+
+    Args:
+        model: Generator and discriminator to train.
+        ema: The generator's moving average, updated after the generator step.
+        opt_g: Adam over the generator.
+        opt_d: Adam over the discriminator.
+        real: Normalised real spectrograms at the final resolution [batch, 2, time, freq].
+        labels: Their pitch classes [batch].
+        fake_labels: Pitch classes for the generated notes [batch].
+        num_blocks: Blocks in use.
+        progress: Magenta's progress.
+        cfg: Loss weights and the EMA decay.
+        generator: Random source for z and the penalty's mixing weights.
+    """
+    config = model.config
+    gen, disc = model.generator, model.discriminator
+    batch = real.shape[0]
+    level_factor = 2 ** (config.num_resolutions - num_blocks)
+    real = blend_real(downscale(real, level_factor), num_blocks, progress)
+    one_hot = F.one_hot(fake_labels, config.n_pitches).float()
+    stage = {"num_blocks": num_blocks, "progress": progress}
+
+    def z() -> torch.Tensor:
+        return torch.randn(batch, config.latent_vector_size, generator=generator)
+
+    # Discriminator.
+    disc.requires_grad_(True)
+    with torch.no_grad():
+        fake = gen(z(), one_hot, full_resolution=False, **stage)
+    real_logits, real_classes = disc(real, **stage)
+    fake_logits, _ = disc(fake, **stage)
+    mix = torch.rand(batch, 1, 1, 1, generator=generator)
+    between = (mix * real + (1.0 - mix) * fake).requires_grad_(True)
+    between_logits, _ = disc(between, **stage)
+    (grad,) = torch.autograd.grad(between_logits.sum(), between, create_graph=True)
+    grad_norm = torch.sqrt(grad.pow(2).sum(dim=(1, 2, 3)) + GP_EPSILON)
+    penalty = (grad_norm - 1.0).pow(2).mean()
+    wasserstein = fake_logits.mean() - real_logits.mean()
+    real_score = real_logits.pow(2).mean()
+    real_ac = F.cross_entropy(real_classes, labels)
+    d_loss = (wasserstein + cfg.gradient_penalty_weight * penalty
+              + cfg.real_score_penalty_weight * real_score
+              + cfg.discriminator_ac_loss_weight * real_ac)
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+
+    # Generator.
+    disc.requires_grad_(False)
+    fake = gen(z(), one_hot, full_resolution=False, **stage)
+    fake_logits, fake_classes = disc(fake, **stage)
+    fake_ac = F.cross_entropy(fake_classes, fake_labels)
+    g_loss = -fake_logits.mean() + cfg.generator_ac_loss_weight * fake_ac
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    disc.requires_grad_(True)
+    with torch.no_grad():
+        for average, param in zip(ema.parameters(), gen.parameters(), strict=True):
+            average.lerp_(param, 1.0 - cfg.ema_decay)
+    values = {"d_loss": d_loss, "g_loss": g_loss, "wasserstein": wasserstein,
+              "gradient_penalty": penalty, "real_score": real_score, "real_ac": real_ac,
+              "fake_ac": fake_ac}
+    return {name: float(value.detach()) for name, value in values.items()}
+
+
+# -- the saved model ---------------------------------------------------------------------
+
+
+def generator_model(config: GANSynthConfig) -> GANSynth:
+    """A :class:`GANSynth` without its discriminator: what a trained checkpoint holds."""
+    model = GANSynth(config)
+    model.discriminator = None  # type: ignore[assignment]
+    return model
+
+
+def load_generator(directory: str | os.PathLike[str]) -> tuple[GANSynth, Checkpoint]:
+    """Load a checkpoint written by :func:`train` (generator and normaliser), in eval mode.
+
+    Raises:
+        CheckpointError: a checkpoint of another kind, config or weights (one line).
+    """
+    model, checkpoint = load_module(directory, kind=KIND, config_class=GANSynthConfig,
+                                    build=generator_model)
+    return model.eval(), checkpoint
+
+
+def _export_state(model: GANSynth, ema: torch.nn.Module) -> dict[str, torch.Tensor]:
+    state = {f"generator.{k}": v.detach().clone() for k, v in ema.state_dict().items()}
+    state.update({f"normalizer.{k}": v.clone() for k, v in model.normalizer.state_dict().items()})
+    return state
+
+
+def preview_pitches(pitches: Sequence[int], count: int = 4) -> list[int]:
+    """Up to ``count`` of the model's pitches, spread over its range."""
+    ordered = sorted(pitches)
+    if len(ordered) <= count:
+        return ordered
+    return [ordered[round(i * (len(ordered) - 1) / (count - 1))] for i in range(count)]
+
+
+@torch.no_grad()
+def preview_audio(model: GANSynth, ema: torch.nn.Module, z: torch.Tensor,
+                  pitches: Sequence[int], *, num_blocks: int, progress: float) -> np.ndarray:
+    """Notes from the moving-average generator at the current stage, [n, audio_length]."""
+    one_hot = model.one_hot(pitches)
+    images = ema(z, one_hot, num_blocks=num_blocks, progress=progress)
+    audio = model.config.transform().specgram_to_audio(model.normalizer.denormalize(images))
+    return np.nan_to_num(audio.numpy().astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+# -- training ----------------------------------------------------------------------------
+
+
+def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
+          model_config: GANSynthConfig | str | None = None,
+          train_config: TrainConfig | None = None, data: DataOptions | None = None,
+          resume: bool = False, log: Log = print) -> Path:
+    """Train GANSynth on ``data_folder`` and write a checkpoint to ``out_dir``.
+
+    Args:
+        data_folder: An NSynth-style folder or any folder of audio (:func:`load_notes`).
+        out_dir: New or empty folder; with ``resume`` one holding an unfinished run.
+        model_config: A preset name (``"small"``, ``"full"``; the pitches are the data's)
+            or a config (its pitches are the model's: notes outside them are problems).
+            ``None``: ``"small"``, or the resumed run's own.
+        train_config: Training settings.
+        data: How to read the folder.
+        resume: Continue the run in ``out_dir`` (same model configuration).
+        log: Called with each progress line.
+
+    Returns:
+        ``out_dir`` as a Path.
+
+    Raises:
+        OutputFolderError: ``out_dir`` cannot be used (nothing is written then).
+        DataError: the folder's problems, one line each.
+    """
+    cfg = train_config or TrainConfig()
+    data = data or DataOptions()
+    out = check_output(out_dir, kind=KIND, state_file=STATE_FILE, resume=resume)
+    if cfg.n_threads is not None:
+        torch.set_num_threads(cfg.n_threads)
+    state: dict[str, Any] | None = None
+    if resume:
+        state = torch.load(out / STATE_FILE, weights_only=False)
+        saved = GANSynthConfig.from_dict(state["model_config"])
+        if isinstance(model_config, GANSynthConfig):
+            check_same_config(state["model_config"], model_config.to_dict(), where=out)
+        elif isinstance(model_config, str):
+            asked = replace(preset(model_config), pitches=saved.pitches)
+            check_same_config(state["model_config"], asked.to_dict(), where=out)
+        if cfg.images is not None and cfg.images != state["train"]["images"]:
+            raise OutputFolderError(
+                f"--resume: {out} holds a run of {state['train']['images']} images, not "
+                f"{cfg.images}: leave out --images to continue it")
+        model_config = saved
+        log(f"resuming {out} at {state['images']:,} images")
+    # A preset takes the data's pitches; a given (or resumed) config keeps its own.
+    fixed_pitches = isinstance(model_config, GANSynthConfig)
+    if model_config is None or isinstance(model_config, str):
+        model_config = preset(model_config or "small")
+
+    def data_progress(stage: str, done: int, total: int) -> None:
+        if done == total:
+            log(f"{stage}: {done}/{total}")
+
+    notes = load_notes(
+        data_folder, sample_rate=model_config.sample_rate, n_samples=model_config.audio_length,
+        pitches=model_config.pitches if fixed_pitches else None, label=data.label,
+        chop=data.chop, hop_length=data.hop_length, tracker=data.tracker,
+        instrument_sources=data.instrument_sources, strict=data.strict, progress=data_progress)
+    if not fixed_pitches:
+        model_config = replace(model_config, pitches=tuple(notes.pitches))
+    config: GANSynthConfig = model_config
+    log(notes.summary())
+    missing = sorted(set(config.pitches) - set(notes.pitches))
+    if missing:
+        log(f"warning: no notes of pitch {', '.join(map(str, missing))}: the model will not "
+            "learn them")
+
+    torch.manual_seed(cfg.seed)
+    model = GANSynth(config)
+    if state is not None:
+        model.load_state_dict(state["model"])
+    log(f"converting {len(notes)} notes to spectrograms {config.final_resolution}")
+    specgrams = notes_to_specgrams(notes, model, fit=state is None)
+    labels = model.pitch_labels(notes.pitch)
+
+    batch_size = 2 if cfg.smoke_test else cfg.batch_size
+    if state is not None:
+        schedule = Schedule(**state["schedule"])
+        batch_size = int(state["train"]["batch_size"])
+    elif cfg.smoke_test:
+        schedule = Schedule.sized(config.num_resolutions,
+                                  2 * config.num_resolutions * batch_size, batch_size)
+    else:
+        images = cfg.images or (2 * config.num_resolutions * DEFAULT_PASSES * len(notes))
+        schedule = Schedule.sized(config.num_resolutions, images, batch_size)
+    save_every = (schedule.total_images if cfg.smoke_test else
+                  cfg.save_every or max(batch_size, schedule.total_images // 20))
+
+    ema = copy.deepcopy(model.generator).requires_grad_(False)
+    opt_g = torch.optim.Adam(model.generator.parameters(), lr=cfg.learning_rate,
+                             betas=cfg.betas)
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=cfg.learning_rate,
+                             betas=cfg.betas)
+    rng = np.random.default_rng(cfg.seed)
+    torch_rng = torch.Generator().manual_seed(cfg.seed)
+    images, step = 0, 0
+    if state is not None:
+        ema.load_state_dict(state["ema"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        rng.bit_generator.state = state["rng"]
+        torch_rng.set_state(state["torch_rng"])
+        images, step = int(state["images"]), int(state["step"])
+    n_g = sum(p.numel() for p in model.generator.parameters())
+    n_d = sum(p.numel() for p in model.discriminator.parameters())
+    log(f"model: generator {n_g:,} parameters ({4 * n_g / 1e6:.1f} MB saved), discriminator "
+        f"{n_d:,}; {schedule.total_images:,} images of batch {batch_size} in "
+        f"{2 * config.num_resolutions - 1} phases of {schedule.stable_images:,}")
+
+    preview_z = torch.randn(len(preview_pitches(config.pitches)), config.latent_vector_size,
+                            generator=torch.Generator().manual_seed(PREVIEW_SEED))
+    training_info = {"data": os.fspath(data_folder), "n_notes": len(notes),
+                     "batch_size": batch_size, "total_images": schedule.total_images}
+    train_record = {**asdict(cfg), "images": schedule.total_images, "batch_size": batch_size}
+
+    def save() -> None:
+        num_blocks, progress = schedule.at(images)
+        complete = images >= schedule.total_images
+        save_checkpoint(out, KIND, config.to_dict(), _export_state(model, ema),
+                        sample_rate=config.sample_rate,
+                        training={**training_info, "images": images, "steps": step,
+                                  "progress": progress, "complete": complete,
+                                  "date": time.strftime("%Y-%m-%d")})
+        save_state({"model": model.state_dict(), "ema": ema.state_dict(),
+                    "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                    "images": images, "step": step, "rng": rng.bit_generator.state,
+                    "torch_rng": torch_rng.get_state(), "model_config": config.to_dict(),
+                    "schedule": asdict(schedule), "train": train_record}, out / STATE_FILE)
+        pitches = preview_pitches(config.pitches)
+        audio = preview_audio(model, ema, preview_z, pitches, num_blocks=num_blocks,
+                              progress=progress)
+        _write_preview(out / PREVIEW_DIR, images, pitches, audio, config.sample_rate)
+
+    if state is None:
+        save()
+    cost = functools.partial(step_cost, config)
+    total_work = schedule.work(schedule.total_images, cost)
+    bar = _progress_bar(cfg.progress_bar, 100.0 * schedule.work(images, cost) / total_work)
+    start = time.monotonic()
+    last_save = images
+    recent: list[dict[str, float]] = []
+    try:
+        while images < schedule.total_images:
+            num_blocks, progress = schedule.at(images)
+            index = torch.from_numpy(rng.integers(0, len(specgrams), size=batch_size))
+            fake_index = torch.from_numpy(rng.integers(0, len(specgrams), size=batch_size))
+            losses = training_step(model, ema, opt_g, opt_d, specgrams[index], labels[index],
+                                   labels[fake_index], num_blocks=num_blocks,
+                                   progress=progress, cfg=cfg, generator=torch_rng)
+            images += batch_size
+            step += 1
+            recent.append(losses)
+            if bar is not None:
+                bar.update(100.0 * schedule.work(images, cost) / total_work - bar.n)
+            if step % cfg.log_every == 0 or images >= schedule.total_images:
+                mean = {k: float(np.mean([r[k] for r in recent])) for k in recent[0]}
+                recent = []
+                line = {"step": step, "images": images, "phase": schedule.phase(images),
+                        "num_blocks": num_blocks, "progress": round(progress, 4), **mean}
+                _append_log(out / LOG_FILE, line)
+                message = (f"{images:,}/{schedule.total_images:,} images, "
+                           f"{schedule.phase(images)}: D {mean['d_loss']:.3f} "
+                           f"G {mean['g_loss']:.3f}")
+                if bar is not None:
+                    bar.set_postfix_str(message, refresh=False)
+                else:
+                    log(message)
+            if images - last_save >= save_every:
+                save()
+                last_save = images
+            if cfg.minutes is not None and time.monotonic() - start > 60.0 * cfg.minutes:
+                log(f"time limit of {cfg.minutes:g} min reached at {images:,} images: "
+                    "saved; add --resume to continue")
+                break
+    except KeyboardInterrupt:
+        save()
+        log(f"interrupted at {images:,} images: saved; add --resume to continue")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if images != last_save:
+        save()
+    log(f"wrote {out} ({images:,}/{schedule.total_images:,} images"
+        f"{'' if images >= schedule.total_images else ', not finished'})")
+    return out
+
+
+def _progress_bar(enabled: bool, initial: float) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=100.0, initial=initial, file=sys.stderr, desc="gansynth", unit="%",
+                bar_format="{desc} {percentage:3.0f}% |{bar}| [{elapsed}<{remaining}] "
+                           "{postfix}")
+
+
+def _append_log(path: Path, line: dict[str, Any]) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(line) + "\n")
+
+
+def _write_preview(folder: Path, images: int, pitches: Sequence[int], audio: np.ndarray,
+                   sample_rate: int) -> None:
+    from dlwa.audio.io import save_audio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for pitch, note in zip(pitches, audio, strict=True):
+        peak = float(np.max(np.abs(note))) if note.size else 0.0
+        if peak > 0.9 or not math.isfinite(peak):
+            note = note * (0.9 / peak) if peak > 0 and math.isfinite(peak) else note * 0
+        save_audio(folder / f"{images:09d}_{pitch}.wav", note, sample_rate=sample_rate)

@@ -1,0 +1,202 @@
+"""GANSynth training: schedule, one step's losses, a smoke-test run, resume and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from dlwa import cli
+from dlwa.audio import harmonic_tone, midi_to_hz, save_audio
+from dlwa.gansynth.model import GANSynth, GANSynthConfig, generate
+from dlwa.gansynth.train import (
+    LOG_FILE,
+    PREVIEW_DIR,
+    STATE_FILE,
+    DataOptions,
+    Schedule,
+    TrainConfig,
+    blend_real,
+    load_generator,
+    preset,
+    train,
+    training_step,
+)
+from dlwa.training import OutputFolderError
+
+SR = 16000
+PITCHES = (60, 62, 64)
+
+
+@pytest.fixture(scope="module")
+def notes_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Nine tiny tones named ``<name>_<pitch>.wav`` (the small config's 64-sample notes)."""
+    folder = tmp_path_factory.mktemp("notes")
+    for pitch in PITCHES:
+        for i in range(3):
+            tone = harmonic_tone(float(midi_to_hz(pitch)), duration_s=0.004 * (i + 1),
+                                 sample_rate=SR)
+            save_audio(folder / f"tone{i}_{pitch}.wav", tone, sample_rate=SR)
+    return folder
+
+
+def quiet() -> TrainConfig:
+    return TrainConfig(progress_bar=False)
+
+
+def run(folder: Path, out: Path, **settings: object) -> Path:
+    config = settings.pop("model_config", GANSynthConfig.small())
+    resume = bool(settings.pop("resume", False))
+    cfg = TrainConfig(progress_bar=False, **settings)  # type: ignore[arg-type]
+    return train(folder, out, model_config=config, train_config=cfg,  # type: ignore[arg-type]
+                 data=DataOptions(chop="none"), resume=resume, log=lambda _: None)
+
+
+# -- schedule ------------------------------------------------------------------------------
+
+
+def test_schedule_phases_and_alpha_at_chosen_image_counts() -> None:
+    schedule = Schedule(num_resolutions=3, stable_images=100, transition_images=50,
+                        total_images=500)
+    assert schedule.final_start == 300
+    assert schedule.at(0) == (1, 0.0)
+    assert schedule.at(99) == (1, 0.0)
+    assert schedule.at(100) == (2, 0.0)  # transition to 2 blocks starts at progress 0
+    assert schedule.at(125) == (2, 0.5)
+    assert schedule.at(149) == (2, pytest.approx(49 / 50))
+    assert schedule.at(150) == (2, 1.0)  # stable at 2 blocks
+    assert schedule.at(275) == (3, 1.5)
+    assert schedule.at(300) == (3, 2.0)
+    assert schedule.at(10_000) == (3, 2.0)
+    assert schedule.phase(125) == "transition 2/3"
+    assert schedule.phase(160) == "stable 2/3"
+
+
+def test_schedule_sized_from_a_budget() -> None:
+    schedule = Schedule.sized(7, 14_000, 8)
+    assert schedule.stable_images == schedule.transition_images == 1000
+    assert schedule.total_images == 14_000
+    assert schedule.total_images - schedule.final_start == 2000  # the last phase is double
+    tiny = Schedule.sized(3, 3, 8)  # every phase gets at least a batch
+    assert tiny.stable_images == 8 and tiny.total_images == 5 * 8
+    flat = Schedule(3, 10, 10, 100)
+    assert flat.work(100, lambda blocks: 1.0) == 100.0
+    assert flat.work(30, lambda blocks: float(blocks)) == 10 * 1 + 10 * 2 + 10 * 2
+
+
+def test_blend_real_fades_the_new_resolution_in() -> None:
+    images = torch.arange(16.0).reshape(1, 1, 4, 4)
+    coarse = torch.nn.functional.avg_pool2d(images, 2).repeat_interleave(2, 2) \
+        .repeat_interleave(2, 3)
+    assert torch.equal(blend_real(images, 2, 1.0), images)
+    assert torch.allclose(blend_real(images, 2, 0.0), coarse)
+    assert torch.allclose(blend_real(images, 2, 0.25), 0.75 * coarse + 0.25 * images)
+
+
+# -- one step --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("num_blocks", "progress"), [(1, 0.0), (2, 0.5), (3, 2.0)])
+def test_training_step_losses_are_finite_and_weights_move(num_blocks: int,
+                                                          progress: float) -> None:
+    torch.manual_seed(0)
+    config = GANSynthConfig.small()
+    model = GANSynth(config)
+    ema = GANSynth(config).generator.requires_grad_(False)
+    ema.load_state_dict(model.generator.state_dict())
+    opt_g = torch.optim.Adam(model.generator.parameters(), lr=8e-4, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=8e-4, betas=(0.0, 0.99))
+    real = torch.rand(4, 2, *config.final_resolution) * 2 - 1
+    labels = torch.tensor([0, 1, 2, 0])
+    before_g = model.generator.blocks[0].conv0.weight.clone()
+    before_d = model.discriminator.blocks[0].conv1.weight.clone()
+    before_ema = ema.blocks[0].conv0.weight.clone()
+    losses = training_step(model, ema, opt_g, opt_d, real, labels, labels.flip(0),
+                           num_blocks=num_blocks, progress=progress, cfg=quiet())
+    assert set(losses) >= {"d_loss", "g_loss", "gradient_penalty", "real_ac", "fake_ac"}
+    assert all(math.isfinite(v) for v in losses.values())
+    assert losses["gradient_penalty"] >= 0 and losses["real_ac"] > 0
+    assert not torch.equal(before_g, model.generator.blocks[0].conv0.weight)
+    assert not torch.equal(before_d, model.discriminator.blocks[0].conv1.weight)
+    # The moving average moves 0.1 % of the way towards the trained weights.
+    step = model.generator.blocks[0].conv0.weight - before_ema
+    assert torch.allclose(ema.blocks[0].conv0.weight - before_ema, 0.001 * step, atol=1e-6)
+
+
+# -- whole runs ------------------------------------------------------------------------------
+
+
+def test_smoke_test_writes_a_loadable_generator(notes_folder: Path, tmp_path: Path) -> None:
+    out = run(notes_folder, tmp_path / "model", smoke_test=True)
+    model, checkpoint = load_generator(out)
+    assert checkpoint.kind == "gansynth"
+    assert model.discriminator is None  # generator-only checkpoint
+    assert set(checkpoint.config["pitches"]) == set(PITCHES)
+    assert checkpoint.training["complete"] is True
+    audio = generate(model, torch.randn(2, model.config.latent_vector_size), [60, 64])
+    assert audio.shape == (2, GANSynthConfig.small().audio_length)
+    assert torch.isfinite(audio).all()
+    # The normaliser was fitted on the data (not Magenta's pre-specified numbers).
+    assert checkpoint.config["data_normalizer"] == "specgrams_prespecified_normalizer" or \
+        model.normalizer.a[0, 0] != pytest.approx(0.0661371661726)
+    lines = [json.loads(x) for x in (out / LOG_FILE).read_text().splitlines()]
+    assert lines and all(math.isfinite(line["d_loss"]) for line in lines)
+    previews = sorted((out / PREVIEW_DIR).glob("*.wav"))
+    assert {p.stem.split("_")[1] for p in previews} == {str(p) for p in PITCHES}
+
+
+def test_preset_takes_the_pitches_of_the_data(notes_folder: Path, tmp_path: Path) -> None:
+    small = preset("small")
+    config = GANSynthConfig.small(data_normalizer="specgrams_simple_normalizer",
+                                  pitches=tuple(range(24, 85)))
+    assert small.audio_length == 64000 and small.final_resolution == (128, 1024)
+    with pytest.raises(ValueError, match="unknown GANSynth config"):
+        preset("huge")
+    out = run(notes_folder, tmp_path / "m", model_config=config, smoke_test=True)
+    # A given config keeps its own pitches, even where the data has none.
+    assert load_generator(out)[0].config.pitches == tuple(range(24, 85))
+
+
+def test_resume_continues_from_the_saved_step_and_refuses_another_config(
+        notes_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    run(notes_folder, out, images=40, batch_size=4, save_every=8, minutes=0.0)
+    state = torch.load(out / STATE_FILE, weights_only=False)
+    assert state["images"] == 4 and state["step"] == 1  # the time limit stops after a step
+    assert load_generator(out)[1].training["complete"] is False
+
+    with pytest.raises(OutputFolderError, match="another configuration"):
+        run(notes_folder, out, resume=True,
+            model_config=GANSynthConfig.small(latent_vector_size=8))
+    with pytest.raises(OutputFolderError, match="already holds a trained gansynth model"):
+        run(notes_folder, out)
+
+    run(notes_folder, out, resume=True)
+    state = torch.load(out / STATE_FILE, weights_only=False)
+    assert state["images"] == 40 and state["step"] == 10
+    checkpoint = load_generator(out)[1]
+    assert checkpoint.training["complete"] is True and checkpoint.training["steps"] == 10
+    steps = [json.loads(x)["step"] for x in (out / LOG_FILE).read_text().splitlines()]
+    assert steps == sorted(steps) and steps[0] > 1 and steps[-1] == 10  # continued, not redone
+
+
+def test_cli_trains_and_refuses_an_existing_model_folder(
+        notes_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import dlwa.gansynth.train as gtrain
+
+    monkeypatch.setattr(gtrain, "preset", lambda name: GANSynthConfig.small(
+        data_normalizer="specgrams_simple_normalizer"))
+    out = tmp_path / "model"
+    args = ["train", "gansynth", str(notes_folder), "--out", str(out), "--chop", "none"]
+    assert cli.main([*args, "--smoke-test"]) == 0
+    assert load_generator(out)[0].config.pitches == PITCHES
+    capsys.readouterr()
+    assert cli.main([*args, "--smoke-test"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "already holds a trained gansynth model" in err
+    assert cli.main(["train", "gansynth", str(notes_folder), "--out", str(tmp_path / "x"),
+                     "--batch-size", "1"]) == 2
