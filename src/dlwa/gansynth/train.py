@@ -587,7 +587,7 @@ def _progress_bar(enabled: bool, initial: float) -> Any:
 
     return tqdm(total=100.0, initial=initial, file=sys.stderr, desc="gansynth", unit="%",
                 bar_format="{desc} {percentage:3.0f}% |{bar}| [{elapsed}<{remaining}] "
-                           "{postfix}")
+                           "{postfix}".replace("] {", "]{"))
 
 
 def _append_log(path: Path, line: dict[str, Any]) -> None:
