@@ -586,8 +586,7 @@ def _progress_bar(enabled: bool, initial: float) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=100.0, initial=initial, file=sys.stderr, desc="gansynth", unit="%",
-                bar_format="{desc} {percentage:3.0f}% |{bar}| [{elapsed}<{remaining}] "
-                           "{postfix}".replace("] {", "]{"))
+                bar_format="{desc} {percentage:3.0f}% |{bar}| [{elapsed}<{remaining}]{postfix}")
 
 
 def _append_log(path: Path, line: dict[str, Any]) -> None:
