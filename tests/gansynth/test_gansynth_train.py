@@ -11,7 +11,7 @@ import torch
 
 from dlwa import cli
 from dlwa.audio import harmonic_tone, midi_to_hz, save_audio
-from dlwa.gansynth.model import GANSynth, GANSynthConfig, generate
+from dlwa.gansynth.model import GANSynth, GANSynthConfig, generate, load_model
 from dlwa.gansynth.train import (
     LOG_FILE,
     PREVIEW_DIR,
@@ -20,7 +20,6 @@ from dlwa.gansynth.train import (
     Schedule,
     TrainConfig,
     blend_real,
-    load_generator,
     preset,
     train,
     training_step,
@@ -131,7 +130,7 @@ def test_training_step_losses_are_finite_and_weights_move(num_blocks: int,
 
 def test_smoke_test_writes_a_loadable_generator(notes_folder: Path, tmp_path: Path) -> None:
     out = run(notes_folder, tmp_path / "model", smoke_test=True)
-    model, checkpoint = load_generator(out)
+    model, checkpoint = load_model(out)
     assert checkpoint.kind == "gansynth"
     assert model.discriminator is None  # generator-only checkpoint
     assert set(checkpoint.config["pitches"]) == set(PITCHES)
@@ -157,7 +156,7 @@ def test_preset_takes_the_pitches_of_the_data(notes_folder: Path, tmp_path: Path
         preset("huge")
     out = run(notes_folder, tmp_path / "m", model_config=config, smoke_test=True)
     # A given config keeps its own pitches, even where the data has none.
-    assert load_generator(out)[0].config.pitches == tuple(range(24, 85))
+    assert load_model(out)[0].config.pitches == tuple(range(24, 85))
 
 
 def test_resume_continues_from_the_saved_step_and_refuses_another_config(
@@ -166,7 +165,7 @@ def test_resume_continues_from_the_saved_step_and_refuses_another_config(
     run(notes_folder, out, images=40, batch_size=4, save_every=8, minutes=0.0)
     state = torch.load(out / STATE_FILE, weights_only=False)
     assert state["images"] == 4 and state["step"] == 1  # the time limit stops after a step
-    assert load_generator(out)[1].training["complete"] is False
+    assert load_model(out)[1].training["complete"] is False
 
     with pytest.raises(OutputFolderError, match="another configuration"):
         run(notes_folder, out, resume=True,
@@ -177,7 +176,7 @@ def test_resume_continues_from_the_saved_step_and_refuses_another_config(
     run(notes_folder, out, resume=True)
     state = torch.load(out / STATE_FILE, weights_only=False)
     assert state["images"] == 40 and state["step"] == 10
-    checkpoint = load_generator(out)[1]
+    checkpoint = load_model(out)[1]
     assert checkpoint.training["complete"] is True and checkpoint.training["steps"] == 10
     steps = [json.loads(x)["step"] for x in (out / LOG_FILE).read_text().splitlines()]
     assert steps == sorted(steps) and steps[0] > 1 and steps[-1] == 10  # continued, not redone
@@ -193,7 +192,7 @@ def test_cli_trains_and_refuses_an_existing_model_folder(
     out = tmp_path / "model"
     args = ["train", "gansynth", str(notes_folder), "--out", str(out), "--chop", "none"]
     assert cli.main([*args, "--smoke-test"]) == 0
-    assert load_generator(out)[0].config.pitches == PITCHES
+    assert load_model(out)[0].config.pitches == PITCHES
     capsys.readouterr()
     assert cli.main([*args, "--smoke-test"]) == 2
     err = capsys.readouterr().err.strip()

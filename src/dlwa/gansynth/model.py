@@ -49,6 +49,7 @@ its exponential moving averages: the same names with ``/ExponentialMovingAverage
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -57,7 +58,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dlwa.checkpoints import config_from_dict, setting
+from dlwa.checkpoints import Checkpoint, config_from_dict, load_module, setting
 from dlwa.gansynth.spectral import SpecgramNormalizer, SpecgramTransform
 
 KIND = "gansynth"
@@ -564,3 +565,22 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float | torch.Tensor) -> torch.
     safe = torch.where(tiny, torch.ones_like(sin_omega), sin_omega)
     spherical = (torch.sin((1.0 - t) * omega) * z0 + torch.sin(t * omega) * z1) / safe
     return torch.where(tiny, (1.0 - t) * z0 + t * z1, spherical)
+
+
+def generator_model(config: GANSynthConfig) -> GANSynth:
+    """A :class:`GANSynth` without its discriminator: what a trained checkpoint holds (the
+    discriminator is only needed to train, and would double the file)."""
+    model = GANSynth(config)
+    model.discriminator = None  # type: ignore[assignment]
+    return model
+
+
+def load_model(directory: str | os.PathLike[str]) -> tuple[GANSynth, Checkpoint]:
+    """Load a GANSynth checkpoint (generator and normaliser), in eval mode.
+
+    Raises:
+        CheckpointError: a checkpoint of another kind, config or weights (one line).
+    """
+    model, checkpoint = load_module(directory, kind=KIND, config_class=GANSynthConfig,
+                                    build=generator_model)
+    return model.eval(), checkpoint

@@ -55,7 +55,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from dlwa.checkpoints import Checkpoint, load_module, save_checkpoint
+from dlwa.checkpoints import save_checkpoint
 from dlwa.gansynth.data import Chop, Label, NoteSet, load_notes
 from dlwa.gansynth.model import (
     KIND,
@@ -345,24 +345,6 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
 
 
 # -- the saved model ---------------------------------------------------------------------
-
-
-def generator_model(config: GANSynthConfig) -> GANSynth:
-    """A :class:`GANSynth` without its discriminator: what a trained checkpoint holds."""
-    model = GANSynth(config)
-    model.discriminator = None  # type: ignore[assignment]
-    return model
-
-
-def load_generator(directory: str | os.PathLike[str]) -> tuple[GANSynth, Checkpoint]:
-    """Load a checkpoint written by :func:`train` (generator and normaliser), in eval mode.
-
-    Raises:
-        CheckpointError: a checkpoint of another kind, config or weights (one line).
-    """
-    model, checkpoint = load_module(directory, kind=KIND, config_class=GANSynthConfig,
-                                    build=generator_model)
-    return model.eval(), checkpoint
 
 
 def _export_state(model: GANSynth, ema: torch.nn.Module) -> dict[str, torch.Tensor]:
