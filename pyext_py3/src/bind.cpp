@@ -18,7 +18,16 @@ static void binding_anything(Binding* b, t_symbol* sel, int argc, t_atom* argv) 
     Gil gil;
     if (!b->fns) return;
     bool typed = sel == &s_float || sel == &s_list || sel == &s_symbol;
-    PyObject* args = atoms_to_tuple(argc, argv);
+    PyObject* args = nullptr;
+    if (pyobjref_is(sel, argc, argv)) {  // a Python object sent with @py 1: the object itself
+        PyObject* obj = pyobjref_lookup(sel, argc, argv, nullptr, b->sym->s_name);
+        if (!obj) return;  // expired or malformed: one line was posted
+        args = PyTuple_Pack(1, obj);
+        Py_DECREF(obj);
+        typed = true;
+    } else {
+        args = atoms_to_tuple(argc, argv);
+    }
     if (args && !typed) {
         PyObject* s = symbol_from_pd(sel);
         PyObject* t = PyTuple_New(argc + 1);

@@ -209,3 +209,17 @@ def test_references_do_not_accumulate(run):
     r = run(p).check()
     assert r.printed("STATS") == ["0 0"]
     assert "expired" not in r.output
+
+
+def test_object_sent_to_a_bound_receiver_arrives_as_itself(run):
+    p = Patch()
+    p.obj("pyext pyobjs Listener")
+    make = p.obj("py pyobjs.make @py 1")
+    send = p.obj("s objs")
+    p.connect(make, 0, send, 0)
+    plain = p.msg("1 2")
+    p.connect(plain, 0, send, 0)
+    p.sequence(("3", make, 1), ("bang", plain, 0), QUIT)
+    r = run(p).check()
+    assert "BOUND Thing same=True args=1" in r.lines, r.output
+    assert "BOUND int same=False args=2" in r.lines, r.output  # atoms convert as before

@@ -76,3 +76,16 @@ class Burst(pyext._class):
     def bang_1(self):
         for i in range(500):
             self._outlet(1, Thing(i))
+
+
+class Listener(pyext._class):
+    """Binds a receiver name; a Python object sent to it arrives as the object itself."""
+
+    _inlets = 1
+    _outlets = 0
+
+    def __init__(self):
+        self._bind("objs", self.got)
+
+    def got(self, *args):
+        print(f"BOUND {type(args[0]).__name__} same={args[0] is LAST} args={len(args)}")
