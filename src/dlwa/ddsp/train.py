@@ -129,25 +129,36 @@ def train(
     start_time = time.monotonic()
     start_step = step
     losses: list[float] = []
-    while step < n_steps:
-        lr = cfg.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / n_steps)))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        index = rng.integers(0, len(train_set), size=batch_size)
-        loss = training_step(model, optimizer, train_set, index)
-        losses.append(loss)
-        step += 1
-        elapsed = time.monotonic() - start_time
-        if step % 10 == 0 or step == n_steps:
-            rate = (step - start_step) / elapsed
-            eta = (n_steps - step) / rate if rate > 0 else float("inf")
-            log(f"step {step}/{n_steps} loss {np.mean(losses[-10:]):.3f} "
-                f"progress {step / n_steps:.3f} ETA {eta / 60:.1f} min")
-        if step % cfg.save_every == 0:
-            save()
-        if cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60:
-            log(f"time limit of {cfg.max_minutes:g} min reached at step {step}")
-            break
+    rng_before_step = None  # the batch RNG before a step that has not finished
+    try:
+        while step < n_steps:
+            rng_before_step = rng.bit_generator.state
+            lr = cfg.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / n_steps)))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            index = rng.integers(0, len(train_set), size=batch_size)
+            loss = training_step(model, optimizer, train_set, index)
+            losses.append(loss)
+            step += 1
+            rng_before_step = None
+            elapsed = time.monotonic() - start_time
+            if step % 10 == 0 or step == n_steps:
+                rate = (step - start_step) / elapsed
+                eta = (n_steps - step) / rate if rate > 0 else float("inf")
+                log(f"step {step}/{n_steps} loss {np.mean(losses[-10:]):.3f} "
+                    f"progress {step / n_steps:.3f} ETA {eta / 60:.1f} min")
+            if step % cfg.save_every == 0:
+                save()
+            if cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60:
+                log(f"time limit of {cfg.max_minutes:g} min reached at step {step}")
+                break
+    except KeyboardInterrupt:
+        if rng_before_step is not None:  # the unfinished step's batch is drawn again
+            rng.bit_generator.state = rng_before_step
+        save()
+        log(f"interrupted at step {step}: saved; run the same command with --resume "
+            "to continue")
+        raise
     save()
     if len(splits["validation"]):
         loss = validation_loss(model, splits["validation"])

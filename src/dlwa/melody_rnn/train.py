@@ -205,25 +205,32 @@ def train(
     cut = [m[:options.max_train_steps] for m in train_melodies]
     metrics, start, start_update = None, time.monotonic(), update
     stopped = False
-    while update < options.n_updates and not stopped:
-        for group in batches(cut, options.batch_size, rng):
-            loss = _update(model, optimizer, group, config.clip_norm)
-            update += 1
-            elapsed = time.monotonic() - start
-            if update % 20 == 0 or update == options.n_updates:
-                rate = (update - start_update) / max(elapsed, 1e-9)
-                eta = (options.n_updates - update) / max(rate, 1e-9)
-                if options.max_minutes is not None:
-                    eta = min(eta, 60 * options.max_minutes - elapsed)
-                log(f"update {update}/{options.n_updates}  loss {loss:.4f}  "
-                    f"{rate:.2f} updates/s  ETA {_duration(eta)}")
-            out_of_time = options.max_minutes is not None and elapsed > 60 * options.max_minutes
-            if update % options.eval_every == 0 or update >= options.n_updates or out_of_time:
-                metrics = _checkpoint(model, optimizer, update, validation_melodies, out,
-                                      config, options, data_description, log)
-            if update >= options.n_updates or out_of_time:
-                stopped = out_of_time
-                break
+    try:
+        while update < options.n_updates and not stopped:
+            for group in batches(cut, options.batch_size, rng):
+                loss = _update(model, optimizer, group, config.clip_norm)
+                update += 1
+                elapsed = time.monotonic() - start
+                if update % 20 == 0 or update == options.n_updates:
+                    rate = (update - start_update) / max(elapsed, 1e-9)
+                    eta = (options.n_updates - update) / max(rate, 1e-9)
+                    if options.max_minutes is not None:
+                        eta = min(eta, 60 * options.max_minutes - elapsed)
+                    log(f"update {update}/{options.n_updates}  loss {loss:.4f}  "
+                        f"{rate:.2f} updates/s  ETA {_duration(eta)}")
+                out_of_time = (options.max_minutes is not None
+                               and elapsed > 60 * options.max_minutes)
+                if update % options.eval_every == 0 or update >= options.n_updates or out_of_time:
+                    metrics = _checkpoint(model, optimizer, update, validation_melodies, out,
+                                          config, options, data_description, log)
+                if update >= options.n_updates or out_of_time:
+                    stopped = out_of_time
+                    break
+    except KeyboardInterrupt:  # save without validation, which could take long
+        _checkpoint(model, optimizer, update, (), out, config, options, data_description, log)
+        log(f"interrupted at step {update}: saved; run the same command with --resume "
+            "to continue")
+        raise
     if stopped:
         log(f"stopped after {options.max_minutes} minutes at update {update}; "
             "run the same command with --resume to continue")
@@ -258,7 +265,7 @@ def _checkpoint(model: MelodyRnn, optimizer: torch.optim.Optimizer, update: int,
     if metrics is not None:
         training["validation"] = metrics.to_dict()
     save_model(model, out, training=training)
-    with open(out / LOG_FILE, "a") as log_file:  # one JSON line per evaluation
+    with open(out / LOG_FILE, "a") as log_file:  # one JSON line per save
         log_file.write(json.dumps({"time": time.time(), **training}) + "\n")
     save_state({"update": update, "optimizer": optimizer.state_dict(),
                 "config": config.to_dict()}, out / STATE_FILE)
