@@ -60,6 +60,7 @@ def test_ddsp_interrupt_saves_and_resumes(tmp_path: Path, monkeypatch) -> None:
         ddsp_train.train(folder, out, model_config=TINY, train_config=config, log=logs.append)
     monkeypatch.undo()
     assert f"interrupted at step 3: {RESUME_LINE}" in logs
+    assert f"saved step 2 to {out}" in logs  # periodic saves are reported
     assert torch.load(out / ddsp_train.STATE_FILE, weights_only=False)["step"] == 3
     assert checkpoints.read_config(out)["training"]["steps"] == 3
     logs.clear()
@@ -85,6 +86,7 @@ def test_melody_rnn_interrupt_saves_and_resumes(tmp_path: Path, monkeypatch) -> 
                            options=options, log=logs.append)
     monkeypatch.undo()
     assert f"interrupted at step 5: {RESUME_LINE}" in logs
+    assert f"saved step 4 to {out}" in logs  # periodic saves are reported
     assert torch.load(out / melody_train.STATE_FILE, weights_only=True)["update"] == 5
     assert checkpoints.read_config(out)["training"]["updates"] == 5
     logs.clear()

@@ -149,6 +149,7 @@ def train(
                     f"progress {step / n_steps:.3f} ETA {eta / 60:.1f} min")
             if step % cfg.save_every == 0:
                 save()
+                log(f"saved step {step} to {out}")
             if cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60:
                 log(f"time limit of {cfg.max_minutes:g} min reached at step {step}")
                 break

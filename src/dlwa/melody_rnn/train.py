@@ -223,6 +223,7 @@ def train(
                 if update % options.eval_every == 0 or update >= options.n_updates or out_of_time:
                     metrics = _checkpoint(model, optimizer, update, validation_melodies, out,
                                           config, options, data_description, log)
+                    log(f"saved step {update} to {out}")
                 if update >= options.n_updates or out_of_time:
                     stopped = out_of_time
                     break
