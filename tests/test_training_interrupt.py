@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +95,21 @@ def test_melody_rnn_interrupt_saves_and_resumes(tmp_path: Path, monkeypatch) -> 
                        log=logs.append, resume=True)
     assert logs[0] == f"resuming {out} at update 5"
     assert checkpoints.read_config(out)["training"]["updates"] == 8
+
+
+def test_progress_bar_on_a_terminal_and_lines_at_saves(tmp_path: Path, monkeypatch,
+                                                       capsys) -> None:
+    """A tqdm bar (count/total, loss, ETA) on stderr; a progress line at each save."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    melodies = [np.tile(np.array([60, -2, 64, -2, 67, -2, -1, -2]), 8) for _ in range(8)]
+    config = get_config("basic_rnn", layer_sizes=(8,))
+    options = melody_train.TrainOptions(n_updates=4, batch_size=4, eval_every=2,
+                                        max_minutes=60)
+    logs: list[str] = []
+    melody_train.train(melodies[:6], melodies[6:], config=config, out=tmp_path / "m",
+                       options=options, log=logs.append)
+    bar = capsys.readouterr().err
+    assert "4/4" in bar and "loss" in bar and "60 min cap" in bar
+    progress = [line for line in logs if line.startswith("update ")]
+    assert [line.split()[1] for line in progress] == ["2/4", "4/4"]
+    assert all("ETA" in line and "the 60 min cap stops it in" in line for line in progress)

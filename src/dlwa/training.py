@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from tqdm import tqdm
 
 CONFIG_FILE = "config.json"  # dlwa.checkpoints.CONFIG_FILE, without importing it
 
@@ -110,6 +113,24 @@ def write_json(data: Any, path: str | os.PathLike[str]) -> None:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def progress_bar(total: int, initial: int = 0, *, unit: str = "step") -> tqdm:
+    """A progress bar of training steps (count, rate, ETA to ``total``) on stderr.
+
+    It is hidden when stderr is not a terminal; training logs a progress line at each
+    save for logs and library callers.
+    """
+    return tqdm(total=total, initial=initial, unit=unit, file=sys.stderr, disable=None,
+                dynamic_ncols=True, smoothing=0.1)
+
+
+def beside_bar(log: Callable[[str], None]) -> Callable[[str], None]:
+    """``log`` that clears a progress bar on the terminal before a line and redraws it after."""
+    def write(line: str) -> None:
+        with tqdm.external_write_mode(file=sys.stderr):
+            log(line)
+    return write
 
 
 def _saved_kind(path: Path) -> str | None:

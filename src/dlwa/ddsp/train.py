@@ -23,7 +23,14 @@ from dlwa.audio import multiscale_spectral_loss
 from dlwa.ddsp.data import DDSPExamples, build_dataset
 from dlwa.ddsp.features import DEFAULT_TRACKER
 from dlwa.ddsp.model import KIND, DDSPConfig, DDSPModel, n_parameters, save_model
-from dlwa.training import check_output, check_same_config, save_state, write_json
+from dlwa.training import (
+    beside_bar,
+    check_output,
+    check_same_config,
+    progress_bar,
+    save_state,
+    write_json,
+)
 
 STATE_FILE = "train_state.pt"
 
@@ -129,30 +136,35 @@ def train(
     start_time = time.monotonic()
     start_step = step
     losses: list[float] = []
+    log = beside_bar(log)
     rng_before_step = None  # the batch RNG before a step that has not finished
     try:
-        while step < n_steps:
-            rng_before_step = rng.bit_generator.state
-            lr = cfg.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / n_steps)))
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            index = rng.integers(0, len(train_set), size=batch_size)
-            loss = training_step(model, optimizer, train_set, index)
-            losses.append(loss)
-            step += 1
-            rng_before_step = None
-            elapsed = time.monotonic() - start_time
-            if step % 10 == 0 or step == n_steps:
-                rate = (step - start_step) / elapsed
-                eta = (n_steps - step) / rate if rate > 0 else float("inf")
-                log(f"step {step}/{n_steps} loss {np.mean(losses[-10:]):.3f} "
-                    f"progress {step / n_steps:.3f} ETA {eta / 60:.1f} min")
-            if step % cfg.save_every == 0:
-                save()
-                log(f"saved step {step} to {out}")
-            if cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60:
-                log(f"time limit of {cfg.max_minutes:g} min reached at step {step}")
-                break
+        with progress_bar(n_steps, step) as bar:
+            while step < n_steps:
+                rng_before_step = rng.bit_generator.state
+                lr = cfg.learning_rate * (0.1 + 0.9 * 0.5
+                                          * (1 + math.cos(math.pi * step / n_steps)))
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                index = rng.integers(0, len(train_set), size=batch_size)
+                loss = training_step(model, optimizer, train_set, index)
+                losses.append(loss)
+                step += 1
+                rng_before_step = None
+                bar.set_postfix_str(f"loss {np.mean(losses[-10:]):.3f}", refresh=False)
+                bar.update()
+                elapsed = time.monotonic() - start_time
+                if step % cfg.save_every == 0 or step == n_steps:
+                    rate = (step - start_step) / elapsed
+                    eta = (n_steps - step) / rate if rate > 0 else float("inf")
+                    log(f"step {step}/{n_steps} loss {np.mean(losses[-10:]):.3f} "
+                        f"ETA {eta / 60:.1f} min")
+                if step % cfg.save_every == 0:
+                    save()
+                    log(f"saved step {step} to {out}")
+                if cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60:
+                    log(f"time limit of {cfg.max_minutes:g} min reached at step {step}")
+                    break
     except KeyboardInterrupt:
         if rng_before_step is not None:  # the unfinished step's batch is drawn again
             rng.bit_generator.state = rng_before_step
@@ -162,6 +174,7 @@ def train(
         raise
     save()
     if len(splits["validation"]):
+        log(f"validating on {len(splits['validation'])} examples")
         loss = validation_loss(model, splits["validation"])
         log(f"validation spectral loss {loss:.3f}")
     log(f"wrote {out}")

@@ -25,7 +25,14 @@ from torch.nn import functional as F
 
 from dlwa.melody_rnn.encoding import Encoding, OneHotEncoding
 from dlwa.melody_rnn.model import KIND, MelodyRnn, MelodyRnnConfig, load_weights, save_model
-from dlwa.training import check_output, check_same_config, save_state, write_json
+from dlwa.training import (
+    beside_bar,
+    check_output,
+    check_same_config,
+    progress_bar,
+    save_state,
+    write_json,
+)
 
 STATE_FILE = "training_state.pt"
 LOG_FILE = "train_log.jsonl"
@@ -205,28 +212,34 @@ def train(
     cut = [m[:options.max_train_steps] for m in train_melodies]
     metrics, start, start_update = None, time.monotonic(), update
     stopped = False
+    log = beside_bar(log)
+    cap = "" if options.max_minutes is None else f", stops at the {options.max_minutes:g} min cap"
     try:
-        while update < options.n_updates and not stopped:
-            for group in batches(cut, options.batch_size, rng):
-                loss = _update(model, optimizer, group, config.clip_norm)
-                update += 1
-                elapsed = time.monotonic() - start
-                if update % 20 == 0 or update == options.n_updates:
-                    rate = (update - start_update) / max(elapsed, 1e-9)
-                    eta = (options.n_updates - update) / max(rate, 1e-9)
-                    if options.max_minutes is not None:
-                        eta = min(eta, 60 * options.max_minutes - elapsed)
-                    log(f"update {update}/{options.n_updates}  loss {loss:.4f}  "
-                        f"{rate:.2f} updates/s  ETA {_duration(eta)}")
-                out_of_time = (options.max_minutes is not None
-                               and elapsed > 60 * options.max_minutes)
-                if update % options.eval_every == 0 or update >= options.n_updates or out_of_time:
-                    metrics = _checkpoint(model, optimizer, update, validation_melodies, out,
-                                          config, options, data_description, log)
-                    log(f"saved step {update} to {out}")
-                if update >= options.n_updates or out_of_time:
-                    stopped = out_of_time
-                    break
+        with progress_bar(options.n_updates, update, unit="update") as bar:
+            while update < options.n_updates and not stopped:
+                for group in batches(cut, options.batch_size, rng):
+                    loss = _update(model, optimizer, group, config.clip_norm)
+                    update += 1
+                    elapsed = time.monotonic() - start
+                    bar.set_postfix_str(f"loss {loss:.4f}{cap}", refresh=False)
+                    bar.update()
+                    out_of_time = (options.max_minutes is not None
+                                   and elapsed > 60 * options.max_minutes)
+                    if (update % options.eval_every == 0 or update >= options.n_updates
+                            or out_of_time):
+                        rate = (update - start_update) / max(elapsed, 1e-9)
+                        eta = (options.n_updates - update) / max(rate, 1e-9)
+                        cap_left = ("" if options.max_minutes is None else
+                                    f"; the {options.max_minutes:g} min cap stops it in "
+                                    f"{_duration(max(0.0, 60 * options.max_minutes - elapsed))}")
+                        log(f"update {update}/{options.n_updates}  loss {loss:.4f}  "
+                            f"{rate:.2f} updates/s  ETA {_duration(eta)}{cap_left}")
+                        metrics = _checkpoint(model, optimizer, update, validation_melodies,
+                                              out, config, options, data_description, log)
+                        log(f"saved step {update} to {out}")
+                    if update >= options.n_updates or out_of_time:
+                        stopped = out_of_time
+                        break
     except KeyboardInterrupt:  # save without validation, which could take long
         _checkpoint(model, optimizer, update, (), out, config, options, data_description, log)
         log(f"interrupted at step {update}: saved; run the same command with --resume "
