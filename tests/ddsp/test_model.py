@@ -122,6 +122,21 @@ def test_training_refuses_a_bad_folder(tmp_path: Path) -> None:
               train_config=TrainConfig(smoke_test=True))
 
 
+
+@pytest.mark.parametrize("kind", ["too short", "silent"])
+def test_cli_train_data_errors_name_only_its_own_options(kind: str, tmp_path: Path,
+                                                          capsys) -> None:
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    for i in range(2):
+        audio = melody(0.5, seed=i) if kind == "too short" else np.zeros(3 * SR, np.float32)
+        save_audio(folder / f"take{i}.wav", audio, sample_rate=SR)
+    assert cli.main(["train", "ddsp", str(folder), "--out", str(tmp_path / "run"),
+                     "--smoke-test"]) != 0
+    error = capsys.readouterr().err
+    assert ("shorter than 2 s" if kind == "too short" else "no training examples") in error
+    assert "n_samples" not in error and "threshold_db" not in error
+
 # ----- transfer and its controls
 
 

@@ -165,6 +165,7 @@ def build_examples(
     validation_fraction: float = 0.1,
     root: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    remedy: str | None = None,
 ) -> dict[Split, ExampleSet]:
     """Load files (mono, resampled to ``sample_rate``), cut, drop silence and split by file.
 
@@ -177,6 +178,8 @@ def build_examples(
         validation_fraction: share of files for validation (see :func:`split_files`).
         root: data folder; split names are paths relative to it.
         progress: called as ``progress(n_done, n_files)`` after each file.
+        remedy: what the user can do when there is no training example, in the terms of
+            the caller's own options (default: this function's arguments).
 
     Returns:
         ``{"train": ExampleSet, "validation": ExampleSet}``.
@@ -210,10 +213,11 @@ def build_examples(
             sample_rate=sample_rate,
         )
     if len(result["train"]) == 0:
+        if remedy is None:
+            remedy = "use shorter examples (n_samples), a lower threshold_db, or longer recordings"
         raise DataError(
             f"no training examples: the {len(splits['train'])} training file(s) hold no "
-            f"{n_samples / sample_rate:g}-s window above {threshold_db:g} dBFS; use shorter "
-            "examples (n_samples), a lower threshold_db, or longer recordings"
+            f"{n_samples / sample_rate:g}-s window above {threshold_db:g} dBFS; {remedy}"
         )
     return result
 

@@ -75,8 +75,10 @@ def build_dataset(
         features[path] = cache.get_or_compute(path, params, features_of)
         if progress:
             progress("features", i + 1, len(paths))
-    splits = build_examples(paths, sample_rate=sample_rate, n_samples=n_samples,
-                            hop_length=example_hop, root=folder)
+    splits = build_examples(
+        paths, sample_rate=sample_rate, n_samples=n_samples, hop_length=example_hop,
+        root=folder, remedy=f"give recordings with at least {n_samples / sample_rate:g} s of "
+        "audible sound in a row (silent stretches are skipped)")
     result = {}
     for split, examples in splits.items():
         sliced: dict[str, list[np.ndarray]] = {"f0_hz": [], "f0_confidence": [], "loudness_db": []}
