@@ -10,10 +10,12 @@ leaves no trace in the target folder, and training state is replaced atomically
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,24 @@ def check_output(out: str | os.PathLike[str], *, kind: str, state_file: str,
             f"--resume: {path} holds {what}, without the training state ({state_file}) "
             "needed to continue: choose a new folder for --out")
     return path
+
+
+@contextlib.contextmanager
+def removed_on_failure(out: Path, *, resume: bool) -> Iterator[None]:
+    """Undo what the body wrote into ``out`` if it raises (e.g. a feature cache written
+    before the data turned out unusable). ``out`` was new or empty (``check_output``), so
+    all of it is this run's; a resumed run's folder is left as it is."""
+    existed = out.exists()
+    try:
+        yield
+    except BaseException:
+        if not resume:
+            if existed:
+                for child in out.iterdir():
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+            else:
+                shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def check_same_config(saved: Mapping[str, Any], requested: Mapping[str, Any], *,

@@ -136,6 +136,12 @@ def test_cli_train_data_errors_name_only_its_own_options(kind: str, tmp_path: Pa
     error = capsys.readouterr().err
     assert ("shorter than 2 s" if kind == "too short" else "no training examples") in error
     assert "n_samples" not in error and "threshold_db" not in error
+    assert not (tmp_path / "run").exists()  # the feature cache of unusable data is removed
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["train", "ddsp", str(folder), "--out", str(empty), "--smoke-test"]) != 0
+    assert list(empty.iterdir()) == []
+
 
 # ----- transfer and its controls
 

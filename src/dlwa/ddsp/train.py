@@ -28,6 +28,7 @@ from dlwa.training import (
     check_output,
     check_same_config,
     progress_bar,
+    removed_on_failure,
     save_state,
     write_json,
 )
@@ -100,11 +101,12 @@ def train(
     def data_progress(stage: str, done: int, total: int) -> None:
         log(f"{stage}: {done}/{total} files")
 
-    splits, statistics = build_dataset(
-        data_folder, sample_rate=model_config.sample_rate, frame_rate=model_config.frame_rate,
-        tracker=cfg.tracker, cache_dir=out / "features", example_s=cfg.example_s,
-        progress=data_progress,
-    )
+    with removed_on_failure(out, resume=resume):  # the feature cache of unusable data
+        splits, statistics = build_dataset(
+            data_folder, sample_rate=model_config.sample_rate,
+            frame_rate=model_config.frame_rate, tracker=cfg.tracker,
+            cache_dir=out / "features", example_s=cfg.example_s, progress=data_progress,
+        )
     train_set = splits["train"]
     write_json({"model": model_config.to_dict(), "train": asdict(cfg), "data": str(data_folder)},
                out / "train_config.json")
