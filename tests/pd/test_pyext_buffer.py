@@ -71,18 +71,22 @@ PD_SIDE = {
 }
 
 
+def patch_with_big_array_in_sub() -> Patch:
+    """A patch whose first object is subpatch ``sub`` holding array ``big`` (so that
+    ``; pd-sub clear`` deletes the array)."""
+    p = Patch()
+    p.lines += ["#N canvas 0 0 300 200 sub 0;", "#N canvas 0 0 450 300 (subpatch) 0;",
+                f"#X array big {BIG} float 0;", f"#X coords 0 1 {BIG} -1 200 140 1;",
+                "#X restore 10 10 graph;", "#X restore 400 10 pd sub;"]
+    p.count += 1
+    return p
+
+
 @pytest.mark.parametrize("change", list(PD_SIDE))
 def test_view_survives_pd_side_resize_and_delete(run, change):
     """A view kept across a change made by Pd keeps valid memory, detached from the array."""
     text, target = PD_SIDE[change]
-    p = Patch()
-    p.lines.append("#N canvas 0 0 300 200 sub 0;")
-    p.lines.append("#N canvas 0 0 450 300 (subpatch) 0;")
-    p.lines.append(f"#X array big {BIG} float 0;")
-    p.lines.append(f"#X coords 0 1 {BIG} -1 200 140 1;")
-    p.lines.append("#X restore 10 10 graph;")
-    p.lines.append("#X restore 400 10 pd sub;")
-    p.count += 1
+    p = patch_with_big_array_in_sub()
     p.array("small", 10)
     keep = p.obj("pyext buffers Keep")
     sf = p.obj("soundfiler")
@@ -133,14 +137,7 @@ def test_dsp_readers_never_see_the_memory_of_a_released_view(run):
     """A 'bounds' message moves a viewed array aside without Pd reallocating it, so Pd
     does not refresh [tabread~]'s pointer itself; once the view is gone and its memory
     freed, [tabread~] must be reading the array's new memory, not the freed one."""
-    p = Patch()
-    p.lines.append("#N canvas 0 0 300 200 sub 0;")
-    p.lines.append("#N canvas 0 0 450 300 (subpatch) 0;")
-    p.lines.append(f"#X array big {BIG} float 0;")
-    p.lines.append(f"#X coords 0 1 {BIG} -1 200 140 1;")
-    p.lines.append("#X restore 10 10 graph;")
-    p.lines.append("#X restore 400 10 pd sub;")
-    p.count += 1
+    p = patch_with_big_array_in_sub()
     keep = p.obj("pyext buffers Keep")
     index, read, snap, pr = (p.obj(x) for x in ("sig~ 5", "tabread~ big", "snapshot~",
                                                  "print SNAP"))
