@@ -746,6 +746,7 @@ def _trained_on(training: Mapping[str, Any]) -> str:
 
 def find_checkpoint(
     name_or_path: str | Path, *, base_dir: str | Path | None = None, kind: str | None = None,
+    prefix: str = "",
 ) -> Path:
     """Resolve a checkpoint name (in ``checkpoint_dirs()``) or a path (relative to ``base_dir``).
 
@@ -757,6 +758,8 @@ def find_checkpoint(
         name_or_path: E.g. ``"violin"`` or ``"../models/violin"``.
         base_dir: What relative paths are relative to.
         kind: Only used to list suitable names in the error message.
+        prefix: A bare name not found as it is is also tried with this prefix
+            (``"ddsp_"``: ``violin`` finds ``ddsp_violin``).
 
     Returns:
         The checkpoint directory (it holds ``config.json``).
@@ -771,6 +774,8 @@ def find_checkpoint(
     is_name = not (os.sep in text or "/" in text or text.startswith((".", "~")))
     folders = checkpoint_dirs()
     candidates = [folder / text for folder in folders] if is_name else []
+    if is_name and prefix and not text.startswith(prefix):
+        candidates += [folder / f"{prefix}{text}" for folder in folders]
     candidates.append(base / Path(text).expanduser())
     for candidate in candidates:
         if (candidate / CONFIG_FILE).is_file():

@@ -280,15 +280,7 @@ def load_model(name_or_path: str | os.PathLike[str], *,
             weights, dataset statistics, tracker) malformed; one line naming the file.
     """
     text = os.fspath(name_or_path)
-    try:
-        path = find_checkpoint(text, base_dir=base_dir, kind=KIND)
-    except CheckpointError as not_found:
-        if "/" in text or text.startswith((".", "~")):
-            raise
-        try:
-            path = find_checkpoint(f"ddsp_{text}", base_dir=base_dir, kind=KIND)
-        except CheckpointError:
-            raise not_found from None
+    path = find_checkpoint(text, base_dir=base_dir, kind=KIND, prefix="ddsp_")
     model, checkpoint = load_module(path, kind=KIND, config_class=DDSPConfig, build=DDSPModel)
     statistics = None
     if STATISTICS_FILE in checkpoint.extras:

@@ -58,7 +58,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dlwa.checkpoints import Checkpoint, config_from_dict, load_module, setting
+from dlwa.checkpoints import Checkpoint, config_from_dict, find_checkpoint, load_module, setting
 from dlwa.gansynth.spectral import SpecgramNormalizer, SpecgramTransform
 
 KIND = "gansynth"
@@ -575,12 +575,21 @@ def generator_model(config: GANSynthConfig) -> GANSynth:
     return model
 
 
-def load_model(directory: str | os.PathLike[str]) -> tuple[GANSynth, Checkpoint]:
+def load_model(name_or_path: str | os.PathLike[str], *,
+               base_dir: str | os.PathLike[str] | None = None) -> tuple[GANSynth, Checkpoint]:
     """Load a GANSynth checkpoint (generator and normaliser), in eval mode.
 
+    Args:
+        name_or_path: A name in ``checkpoints/`` (``all_instruments`` finds
+            ``gansynth_all_instruments``) or a checkpoint folder.
+        base_dir: What a relative path is relative to (a patch's folder).
+
     Raises:
-        CheckpointError: a checkpoint of another kind, config or weights (one line).
+        CheckpointError: not found, or a checkpoint of another kind, config or weights
+            (one line).
     """
-    model, checkpoint = load_module(directory, kind=KIND, config_class=GANSynthConfig,
+    path = find_checkpoint(os.fspath(name_or_path), base_dir=base_dir, kind=KIND,
+                           prefix=f"{KIND}_")
+    model, checkpoint = load_module(path, kind=KIND, config_class=GANSynthConfig,
                                     build=generator_model)
     return model.eval(), checkpoint
