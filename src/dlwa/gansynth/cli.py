@@ -1,16 +1,21 @@
-"""``dlwa train gansynth``: the GANSynth sub-commands (imports nothing heavy at import time)."""
+"""``dlwa train|generate|eval gansynth``: the GANSynth sub-commands (nothing heavy is
+imported at import time; each handler imports what it needs)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
+DEFAULT_MODEL = "all_instruments"
 PRESETS = ("small", "full")  # dlwa.gansynth.train.PRESETS, without importing torch
 CHOPS = ("fixed", "onsets", "none")  # dlwa.gansynth.data.CHOPS
 
 
 def register(verbs: Any) -> None:
-    """Add ``dlwa train gansynth``."""
+    """Add ``dlwa train|generate|eval gansynth``."""
+    _register_generate(verbs)
+    _register_eval(verbs)
     train = verbs.add("train", "gansynth", _train,
                       "train GANSynth (progressive WGAN-GP over spectrograms) on a folder of "
                       "notes: NSynth-style (examples.json + audio/) or any audio")
@@ -67,4 +72,83 @@ def _train(args: argparse.Namespace) -> int:
                            tracker=args.tracker, strict=not args.skip_bad_notes,
                            instrument_sources=(tuple(args.instrument_sources)
                                                if args.instrument_sources else None)))
+    return 0
+
+
+def _register_generate(verbs: Any) -> None:
+    gen = verbs.add("generate", "gansynth", _generate,
+                    "write notes <out-dir>/<pitch>_<i>.wav from random (seeded) or given latents")
+    gen.add_argument("--model", default=DEFAULT_MODEL, help="checkpoint name or path")
+    gen.add_argument("--pitches", type=int, nargs="+", required=True, help="MIDI pitches")
+    gen.add_argument("--count", type=int, default=1, help="notes per pitch (one latent each)")
+    gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same notes")
+    gen.add_argument("--z", default=None,
+                     help="a .npy of latents [count, latent size] instead of random ones")
+    gen.add_argument("--batch-size", type=int, default=8, help="notes per generator call")
+    gen.add_argument("--out-dir", required=True, help="folder for the notes (no file is "
+                     "overwritten)")
+
+
+def _register_eval(verbs: Any) -> None:
+    ev = verbs.add("eval", "gansynth", _eval,
+                   "pitch accuracy (median f0 within 50 cents) and diversity of a model's notes")
+    ev.add_argument("--model", default=DEFAULT_MODEL, help="checkpoint name or path")
+    ev.add_argument("--pitches", type=int, nargs="+", default=None,
+                    help="pitches to test (default: all the model's)")
+    ev.add_argument("--count", type=int, default=4, help="notes (latents) per pitch")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--batch-size", type=int, default=8)
+    ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from dlwa.gansynth.generate import random_z, write_notes
+    from dlwa.gansynth.model import load_model
+    from dlwa.training import progress_bar
+
+    model, checkpoint = load_model(args.model)
+    if args.z is not None:
+        try:
+            z = np.load(args.z, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--z {args.z}: not a readable .npy file ({exc})") from None
+    else:
+        if args.count < 1:
+            raise ValueError(f"--count must be at least 1, got {args.count}")
+        z = random_z(args.count, model.config.latent_vector_size,
+                     np.random.default_rng(args.seed))
+    n_notes = len(args.pitches) * (len(z) if np.ndim(z) == 2 else 1)
+    with progress_bar(total=n_notes, unit="note") as bar:
+        paths = write_notes(model, args.out_dir, pitches=args.pitches, z=z,
+                            batch_size=args.batch_size,
+                            progress=lambda share: bar.update(round(share * n_notes) - bar.n))
+    print(f"{len(paths)} notes of {checkpoint.name} -> {args.out_dir}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from dlwa.gansynth.evaluate import CENTS_TOLERANCE, evaluate
+    from dlwa.gansynth.model import load_model
+    from dlwa.training import progress_bar
+
+    model, checkpoint = load_model(args.model)
+    pitches = args.pitches or list(model.config.pitches)
+    with progress_bar(total=len(pitches), unit="pitch") as bar:
+        result = evaluate(model, name=checkpoint.name, pitches=args.pitches,
+                          notes_per_pitch=args.count, seed=args.seed,
+                          batch_size=args.batch_size,
+                          progress=lambda share: bar.update(round(share * len(pitches)) - bar.n))
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    print(f"{checkpoint.name}: {len(pitches)} pitches ({min(pitches)}–{max(pitches)}), "
+          f"{args.count} notes each, seed {args.seed}")
+    print(f"pitch accuracy (within {CENTS_TOLERANCE:g} cents): {100 * result.pitch_accuracy:.1f} %")
+    if result.diversity_db is not None:
+        print(f"diversity (mean log-spectral distance, same pitch): {result.diversity_db:.2f} dB")
+    missed = [r.pitch for r in result.per_pitch if r.hits < len(r.cents)]
+    if missed:
+        print(f"pitches with misses: {' '.join(map(str, missed))}")
     return 0

@@ -445,6 +445,15 @@ class GANSynth(nn.Module):
         self.discriminator = Discriminator(config)
         n_freq = config.final_resolution[1] if config.data_normalizer == NORMALIZERS[2] else None
         self.normalizer = SpecgramNormalizer(n_freq)
+        self.progress: float | None = None
+        """Magenta's growth progress to generate at; None: fully grown (``num_resolutions -
+        1``). A checkpoint saved before its training ended sets where it was."""
+
+    def generator_stage(self) -> tuple[int, float]:
+        """``(num_blocks, progress)`` that generation uses (see :attr:`progress`)."""
+        last = self.config.num_resolutions - 1
+        progress = last if self.progress is None else min(max(self.progress, 0.0), last)
+        return min(self.config.num_resolutions, math.floor(progress) + 2), float(progress)
 
     def pitch_labels(self, pitches: Sequence[int] | torch.Tensor) -> torch.Tensor:
         """MIDI pitches → class indices [batch] into ``config.pitches``.
@@ -511,7 +520,7 @@ def generate(model: GANSynth, z: torch.Tensor, pitches: Sequence[int] | torch.Te
     """Notes from latents and MIDI pitches: generator → denormalise → spectrogram → audio.
 
     Magenta's ``generate_samples_from_z`` with the full generator (all blocks, progress at
-    its end). Magenta generates with its weights' moving averages; an imported model holds
+    its end), or at the stage of growth a checkpoint saved mid-training reached. Magenta generates with its weights' moving averages; an imported model holds
     those as its generator weights.
 
     Args:
@@ -532,7 +541,9 @@ def generate(model: GANSynth, z: torch.Tensor, pitches: Sequence[int] | torch.Te
     if one_hot.shape[0] != z.shape[0]:
         raise ValueError(f"need one pitch per latent: {z.shape[0]} latents, "
                          f"{one_hot.shape[0]} pitches")
-    specgram = model.normalizer.denormalize(model.generator(z, one_hot))
+    num_blocks, progress = model.generator_stage()
+    specgram = model.normalizer.denormalize(
+        model.generator(z, one_hot, num_blocks=num_blocks, progress=progress))
     return config.transform().specgram_to_audio(specgram)
 
 
@@ -592,4 +603,7 @@ def load_model(name_or_path: str | os.PathLike[str], *,
                            prefix=f"{KIND}_")
     model, checkpoint = load_module(path, kind=KIND, config_class=GANSynthConfig,
                                     build=generator_model)
+    progress = checkpoint.training.get("progress")
+    if isinstance(progress, (int, float)) and not checkpoint.training.get("complete", True):
+        model.progress = float(progress)  # generate what the training previews played
     return model.eval(), checkpoint
