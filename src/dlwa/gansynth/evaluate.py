@@ -74,6 +74,7 @@ def median_f0_cents(audio: np.ndarray, *, sample_rate: int, pitch: int) -> float
 
 def log_spectrum_db(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
     """Power spectrogram in dB, floored at −80 dB below full scale: [frames, bins]."""
+    audio = np.pad(audio, (0, max(0, n_fft - len(audio))))
     frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft)[::hop]
     power = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=-1)) ** 2
     return np.maximum(10.0 * np.log10(power + 1e-20), LSD_FLOOR_DB + 10.0 * np.log10(n_fft))

@@ -1,0 +1,59 @@
+"""GANSynth speed: seconds per 4-second note, batch 1 and 8.
+
+``notes``: :func:`dlwa.gansynth.generate.synthesize` (generator, denormalisation, mel →
+linear IF, phase integration, inverse STFT) for the shipped ``all_instruments`` model and
+for Magenta's full ``mel_prog_hires`` architecture (the released ``all_instruments``:
+14.1 M parameters) with random weights, with torch's default threads (every core, as
+TensorFlow uses for Magenta's own code in ``scripts/bench_gansynth_reference.py``). Each
+figure is the median of several runs after a warm-up call.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from dlwa.bench import Measurement, benchmark
+
+BATCHES = (1, 8)
+RUNS = {1: 8, 8: 3}
+
+
+def _seconds_per_note(model: object, batch: int) -> float:
+    from dlwa.gansynth.generate import random_z, synthesize
+
+    config = model.config  # type: ignore[attr-defined]
+    rng = np.random.default_rng(0)
+    z = random_z(batch, config.latent_vector_size, rng)
+    pitches = [sorted(config.pitches)[len(config.pitches) // 2]] * batch
+    synthesize(model, z, pitches, batch_size=batch)  # warm-up
+    times = []
+    for _ in range(RUNS[batch]):
+        start = time.perf_counter()
+        synthesize(model, z, pitches, batch_size=batch)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) / batch
+
+
+@benchmark("gansynth")
+def notes() -> list[Measurement]:
+    import torch
+
+    from dlwa.gansynth.model import GANSynthConfig, generator_model, load_model
+
+    results = []
+    default, checkpoint = load_model("all_instruments")
+    full = generator_model(GANSynthConfig()).eval()
+    for name, model in ((f"default ({checkpoint.name})", default),
+                        ("Magenta all_instruments architecture, random weights", full)):
+        params = sum(p.numel() for p in model.generator.parameters())
+        for batch in BATCHES:
+            seconds = _seconds_per_note(model, batch)
+            results.append(Measurement(
+                f"{name}, batch {batch}", seconds, "s per note",
+                f"{model.config.audio_length / model.config.sample_rate:g}-s notes, "
+                f"{params / 1e6:.2f} M generator parameters, {torch.get_num_threads()} threads, "
+                f"median of {RUNS[batch]}"))
+    return results
