@@ -16,6 +16,7 @@ def register(verbs: Any) -> None:
     """Add ``dlwa train|generate|eval gansynth``."""
     _register_generate(verbs)
     _register_eval(verbs)
+    _register_import(verbs)
     train = verbs.add("train", "gansynth", _train,
                       "train GANSynth (progressive WGAN-GP over spectrograms) on a folder of "
                       "notes: NSynth-style (examples.json + audio/) or any audio")
@@ -151,4 +152,20 @@ def _eval(args: argparse.Namespace) -> int:
     missed = [r.pitch for r in result.per_pitch if r.hits < len(r.cents)]
     if missed:
         print(f"pitches with misses: {' '.join(map(str, missed))}")
+    return 0
+
+
+def _register_import(verbs: Any) -> None:
+    imp = verbs.add("import", "gansynth", _import,
+                    "convert a Magenta GANSynth model folder (experiment.json + stage_*) to a "
+                    "dlwa checkpoint")
+    imp.add_argument("model_dir", help="the Magenta model folder (e.g. all_instruments)")
+    imp.add_argument("--out", required=True, help="a new or empty folder for the checkpoint "
+                     "(never overwritten)")
+
+
+def _import(args: argparse.Namespace) -> int:
+    from dlwa.gansynth.convert import convert_magenta
+
+    print(f"wrote {convert_magenta(args.model_dir, args.out)}")
     return 0

@@ -61,7 +61,10 @@ def linear_to_mel_matrix(
     As ``spectral_ops.linear_to_mel_weight_matrix``: the ``n_freq`` bins are taken as
     ``linspace(0, nyquist, n_freq)`` (a Magenta quirk: not the STFT's bin centres), row 0
     stays zero, triangles are linear in mel, and a band narrower than 1.5 bins
-    (``1.5 · nyquist / n_freq`` Hz) is widened symmetrically in mel to that width.
+    (``1.5 · nyquist / n_freq`` Hz) is widened symmetrically in mel to that width. Magenta's
+    band edges are views of one array, so each widening also moves the neighbouring bands'
+    shared edges (and centres) before they are tested; this does the same, which changes
+    most low bands of the released models' matrix ([1024, 1024] at 16 kHz).
 
     Raises:
         ValueError: a size that is not positive or band edges outside ``[0, nyquist]``.
@@ -75,14 +78,17 @@ def linear_to_mel_matrix(
                          f"got f_min {f_min}, f_max {f_max}")
     freqs = np.linspace(0.0, nyquist, n_freq)[1:, None]  # row 0 (DC) is re-added as zeros
     edges = np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mel + 2)
-    lower, center, upper = edges[:-2].copy(), edges[1:-1], edges[2:].copy()
+    # Views of one array, as in Magenta: widening band i moves edges that bands i - 2 to
+    # i + 2 share, and the bands after it are then tested and widened with the moved edges.
+    lower, center, upper = edges[:-2], edges[1:-1], edges[2:]
     min_width_hz = 1.5 * nyquist / n_freq
     for i in range(n_mel):
         if mel_to_hz(upper[i]) - mel_to_hz(lower[i]) < min_width_hz:
             # Half-width in mel whose Hz span around the centre is min_width_hz.
             rhs = 0.5 * min_width_hz / (mel_to_hz(center[i]) + MEL_BREAK_HZ)
             half = MEL_HIGH_Q * np.log(rhs + np.sqrt(1.0 + rhs**2))
-            lower[i], upper[i] = center[i] - half, center[i] + half
+            lower[i] = center[i] - half
+            upper[i] = center[i] + half
     lo, mid, hi = (mel_to_hz(v)[None, :] for v in (lower, center, upper))
     rising = (freqs - lo) / (mid - lo)
     falling = (hi - freqs) / (hi - mid)
