@@ -34,7 +34,8 @@ def _pending(paths: list[Path], pending: tuple[str, ...] = REDESIGN_PENDING) -> 
     reason = "front panel redesign pending (issue #15)"
     return [pytest.param(p, id=p.name, marks=pytest.mark.xfail(reason=reason, strict=True))
             if p.name in pending else pytest.param(p, id=p.name) for p in paths]
-MODEL_PATCHES = ("ai_duet.pd", "timbre_transfer.pd")
+MODEL_PATCHES = ("ai_duet.pd", "timbre_transfer.pd", "gansynth.pd", "gansynth_multi.pd",
+                 "gansynth_hallucination.pd")
 SCREEN_W, SCREEN_H = 1280, 800
 
 # Pd 0.53's sys_fontspec: font size -> (character width, line height) in pixels.
@@ -47,6 +48,8 @@ ALLOWED_GLOBAL_NAMES = {
     "dlwa-render": "the render hook of [dlwa-recorder~], sent by dlwa render",
     "timbre_transfer-demo": "kept for tests/ddsp/test_pd_integration.py, which sends it",
     "ai_duet-demo": "the demo trigger sent by dlwa demo (DEMOS) and tests/pd/test_ai_duet.py",
+    "gansynth-demo": "the demo trigger of gansynth.pd, sent by dlwa demo (DEMOS) and "
+                     "tests/pd/test_gansynth_patches.py",
 }
 
 # IEM GUIs: argument count, (send, receive, label, ldx, ldy, font size) argument indexes.
