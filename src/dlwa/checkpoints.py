@@ -361,7 +361,9 @@ def load_module(
     """Load a checkpoint into a new torch module, every part checked before it is used.
 
     The order: ``config.json`` (:func:`read_config`), its ``config`` against
-    ``config_class`` (:func:`config_from_dict`; a ``sample_rate`` field must agree with
+    ``config_class`` (:func:`config_from_dict`, after its ``upgrade_saved(dict)`` if it has
+    one, which fills fields added since the checkpoint was saved; a ``sample_rate`` field
+    must agree with
     the top-level one), the weights against the module ``build(config)`` makes on torch's
     meta device (:func:`module_weights`), then the real module and ``load_state_dict``.
 
@@ -382,7 +384,11 @@ def load_module(
     meta = _read_meta(path)
     _check_kind(meta, kind, path)
     where = path / CONFIG_FILE
-    config = config_from_dict(config_class, meta["config"], where=where)
+    saved = meta["config"]
+    upgrade = getattr(config_class, "upgrade_saved", None)  # fields added in later versions
+    if upgrade is not None and isinstance(saved, dict):
+        saved = upgrade(saved)
+    config = config_from_dict(config_class, saved, where=where)
     rate = getattr(config, "sample_rate", None)
     if meta.get("sample_rate") is not None and rate is not None and meta["sample_rate"] != rate:
         raise CheckpointError(f"{where}: sample_rate must equal config.sample_rate ({rate}), "

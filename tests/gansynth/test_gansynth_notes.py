@@ -231,3 +231,21 @@ def test_load_model_takes_the_stage_of_an_unfinished_training(tmp_path):
         checkpoints.save_checkpoint(tmp_path / name, "gansynth", config.to_dict(), state,
                                     sample_rate=config.sample_rate, training=training)
         assert load_model(tmp_path / name)[0].progress == expected, name
+
+
+def test_a_config_saved_before_mel_bands_existed_decodes_with_independent_bands(tmp_path):
+    config = GANSynthConfig.small(data_type="mel", start_width=8)  # 16 mel bins
+    model = GANSynth(config)
+    state = {k: v for k, v in model.state_dict().items()
+             if k.startswith(("generator.", "normalizer."))}
+    saved = config.to_dict()
+    del saved["mel_bands"]
+    checkpoints.save_checkpoint(tmp_path / "old", "gansynth", saved, state,
+                                sample_rate=config.sample_rate)
+    assert load_model(tmp_path / "old")[0].config.mel_bands == "independent"
+    assert GANSynthConfig.from_dict(saved).mel_bands == "independent"
+    assert GANSynthConfig().mel_bands == "magenta"
+    magenta = config.transform().mel_matrices()[0]
+    independent = GANSynthConfig.small(data_type="mel", start_width=8,
+                                       mel_bands="independent").transform().mel_matrices()[0]
+    assert not torch.allclose(magenta, independent)

@@ -59,7 +59,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dlwa.checkpoints import Checkpoint, config_from_dict, find_checkpoint, load_module, setting
-from dlwa.gansynth.spectral import SpecgramNormalizer, SpecgramTransform
+from dlwa.gansynth.spectral import MEL_BANDS, SpecgramNormalizer, SpecgramTransform
 
 KIND = "gansynth"
 LEAKY_SLOPE = 0.2  # tf.nn.leaky_relu's default alpha
@@ -79,7 +79,9 @@ class GANSynthConfig:
     pitches 24-84, start ``[2, 16]``, 7 resolutions (final ``[128, 1024]``), filters
     ``min(4096 / 2^block, 256)``, ``3 × 3`` kernels, tanh output, mel IF spectrograms of
     64,000 samples at 16 kHz. ``data_type`` is ``'mel'`` (``mel_prog_hires``) or ``'linear'``
-    (``prog_hires``).
+    (``prog_hires``). ``mel_bands`` is ``'magenta'`` (Magenta's mel matrix) or
+    ``'independent'`` (the one dlwa models trained before 2026-12-02 learnt with; a saved
+    config without the field is one of those).
     """
 
     latent_vector_size: int = setting(256, ge=1, le=4096)
@@ -96,6 +98,8 @@ class GANSynthConfig:
     data_normalizer: str = setting(NORMALIZERS[0], choices=NORMALIZERS)
     sample_rate: int = setting(16000, ge=1000, le=384000)
     audio_length: int = setting(64000, ge=64, le=16_000_000)
+    mel_bands: str = setting("magenta", choices=MEL_BANDS, required=False,
+                             hint="how the low mel bands are widened")
 
     def cross_checks(self) -> Iterator[tuple[str, str, Any]]:
         """Rules tying fields together: ``(field, expectation, value)`` for each broken one."""
@@ -135,7 +139,7 @@ class GANSynthConfig:
         n_time, n_freq = self.final_resolution
         return SpecgramTransform(audio_length=self.audio_length, n_time=n_time, n_freq=n_freq,
                                  sample_rate=self.sample_rate, overlap=OVERLAP,
-                                 mel=self.data_type == "mel")
+                                 mel=self.data_type == "mel", mel_bands=self.mel_bands)
 
     @classmethod
     def small(cls, **overrides: Any) -> GANSynthConfig:
@@ -157,7 +161,13 @@ class GANSynthConfig:
         Raises:
             CheckpointError: an unknown or missing key, or a value of the wrong type or range.
         """
-        return config_from_dict(cls, data)
+        return config_from_dict(cls, cls.upgrade_saved(data) if isinstance(data, dict) else data)
+
+    @staticmethod
+    def upgrade_saved(data: dict[str, Any]) -> dict[str, Any]:
+        """A config saved by an earlier dlwa, brought up to date: one without ``mel_bands``
+        was trained with the independent bands."""
+        return data if "mel_bands" in data else {**data, "mel_bands": "independent"}
 
 
 # -- building blocks -------------------------------------------------------------------

@@ -30,6 +30,7 @@ Shapes here are channels-first, as the torch networks want them: a spectrogram i
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -40,6 +41,8 @@ from torch import nn
 LOG_EPS = 1.0e-6  # Magenta's _safe_log offset
 MEL_BREAK_HZ = 700.0
 MEL_HIGH_Q = 1127.0
+MEL_BANDS = ("magenta", "independent")
+"""How low mel bands are widened: as Magenta (shared edges) or each on its own."""
 
 
 def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
@@ -54,7 +57,7 @@ def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
 
 def linear_to_mel_matrix(
     n_mel: int, n_freq: int, sample_rate: float, *, f_min: float = 0.0,
-    f_max: float | None = None,
+    f_max: float | None = None, shared_edges: bool = True,
 ) -> np.ndarray:
     """Magenta's linear→mel weights, float64 ``[n_freq, n_mel]``.
 
@@ -65,6 +68,8 @@ def linear_to_mel_matrix(
     band edges are views of one array, so each widening also moves the neighbouring bands'
     shared edges (and centres) before they are tested; this does the same, which changes
     most low bands of the released models' matrix ([1024, 1024] at 16 kHz).
+    ``shared_edges=False`` widens each band on its own (a true mel filterbank; dlwa's matrix
+    before it matched Magenta's, which models trained then still need).
 
     Raises:
         ValueError: a size that is not positive or band edges outside ``[0, nyquist]``.
@@ -81,6 +86,8 @@ def linear_to_mel_matrix(
     # Views of one array, as in Magenta: widening band i moves edges that bands i - 2 to
     # i + 2 share, and the bands after it are then tested and widened with the moved edges.
     lower, center, upper = edges[:-2], edges[1:-1], edges[2:]
+    if not shared_edges:
+        lower, upper = lower.copy(), upper.copy()
     min_width_hz = 1.5 * nyquist / n_freq
     for i in range(n_mel):
         if mel_to_hz(upper[i]) - mel_to_hz(lower[i]) < min_width_hz:
@@ -94,6 +101,15 @@ def linear_to_mel_matrix(
     falling = (hi - freqs) / (hi - mid)
     weights = np.maximum(0.0, np.minimum(rising, falling))
     return np.pad(weights, [(1, 0), (0, 0)])
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_matrices(n_mel: int, n_freq: int, sample_rate: float, shared_edges: bool
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Both matrices, built once per shape (the band loop and the inverse take ~0.1 s)."""
+    l2m = linear_to_mel_matrix(n_mel, n_freq, sample_rate, shared_edges=shared_edges)
+    m2l = mel_to_linear_matrix(l2m)
+    return l2m, m2l
 
 
 def mel_to_linear_matrix(linear_to_mel: np.ndarray) -> np.ndarray:
@@ -160,6 +176,8 @@ class SpecgramTransform:
         overlap: Window overlap (0.75 → hop ``n_fft / 4``).
         mel: Whether :meth:`audio_to_specgram` and back use the mel variant.
         mel_downscale: Linear bins per mel bin (Magenta: 1).
+        mel_bands: ``"magenta"`` (Magenta's matrix, see :func:`linear_to_mel_matrix`) or
+            ``"independent"`` (the matrix dlwa models trained before 2026-12-02 use).
         ifreq: Channel 1 is the instantaneous frequency (True) or the phase / π.
         discard_dc: Drop the DC bin (True) or the Nyquist bin.
 
@@ -177,8 +195,12 @@ class SpecgramTransform:
     mel_downscale: int = 1
     ifreq: bool = True
     discard_dc: bool = True
+    mel_bands: str = "magenta"
 
     def __post_init__(self) -> None:
+        if self.mel_bands not in MEL_BANDS:
+            raise ValueError(f"mel_bands must be one of {', '.join(MEL_BANDS)}, "
+                             f"got {self.mel_bands!r}")
         if self.n_freq <= 0 or self.n_freq & (self.n_freq - 1):
             raise ValueError(f"n_freq must be a power of two, got {self.n_freq}")
         if self.hop <= 0:
@@ -211,9 +233,10 @@ class SpecgramTransform:
     def mel_matrices(self, dtype: torch.dtype = torch.float32,
                      device: torch.device | str | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(linear→mel [n_freq, n_mel], mel→linear [n_mel, n_freq])`` as Magenta builds them."""
-        l2m = linear_to_mel_matrix(self.n_mel, self.n_freq, self.sample_rate)
-        m2l = mel_to_linear_matrix(l2m)
+        """``(linear→mel [n_freq, n_mel], mel→linear [n_mel, n_freq])`` as Magenta builds them
+        (with ``mel_bands="independent"``, from bands widened each on its own)."""
+        l2m, m2l = _mel_matrices(self.n_mel, self.n_freq, self.sample_rate,
+                                 self.mel_bands == "magenta")
         return (torch.as_tensor(l2m, dtype=dtype, device=device),
                 torch.as_tensor(m2l, dtype=dtype, device=device))
 
