@@ -153,6 +153,8 @@ def test_generate_command_same_seed_same_notes(tiny, tmp_path):
     assert sorted(a) == ["60_0.wav", "60_1.wav", "64_0.wav", "64_1.wav"]
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not np.allclose(a["60_0.wav"], c["60_0.wav"])
+    bf16 = run(tmp_path / "e", "--seed", "3", "--precision", "bfloat16")
+    assert not np.array_equal(a["60_0.wav"], bf16["60_0.wav"])
     z = random_z(1, 16, np.random.default_rng(9))
     np.save(tmp_path / "z.npy", z)
     given = run(tmp_path / "d", "--z", str(tmp_path / "z.npy"))

@@ -233,3 +233,23 @@ def test_hallucinate_bad_input(obj):
     assert "no array named" in say(obj, "hallucinate nowhere 2 1")[0]
     assert "note_count must be" in say(obj, "hallucinate long 0 1")[0]
     assert say(obj, "hallucinate long 1 0 0 0 0.01 0.01 0.01") == ["hallucinated 30"]
+
+
+def test_precision_switches_the_generators_arithmetic(obj):
+    say(obj, "seed 2")
+    say(obj, "randomize_z z1")
+    say(obj, "synthesize z1 out1 62")
+    exact = standin.array("out1").copy()
+    assert say(obj, "precision bfloat16") == ["done precision bfloat16"]
+    assert "precision bfloat16" in say(obj, "status")
+    say(obj, "synthesize z1 out1 62")
+    rounded = standin.array("out1").copy()
+    assert not np.array_equal(rounded, exact)
+    assert say(obj, "load tiny") == ["loaded 64 1000"]  # a new model keeps the setting
+    say(obj, "synthesize z1 out1 62")
+    np.testing.assert_array_equal(standin.array("out1"), rounded)
+    say(obj, "precision float32")
+    say(obj, "synthesize z1 out1 62")
+    np.testing.assert_array_equal(standin.array("out1"), exact)
+    assert errors(say(obj, "precision half")) == [
+        "error precision must be float32 or bfloat16: got 'half'"]

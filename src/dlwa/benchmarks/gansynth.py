@@ -5,7 +5,8 @@ linear IF, phase integration, inverse STFT) for the shipped ``all_instruments`` 
 for Magenta's full ``mel_prog_hires`` architecture (the released ``all_instruments``:
 14.1 M parameters) with random weights, with torch's default threads (every core, as
 TensorFlow uses for Magenta's own code in ``scripts/bench_gansynth_reference.py``). Each
-figure is the median of several runs after a warm-up call.
+figure is the median of several runs after a warm-up call. Each runs in float32 and with
+the generator in bfloat16 (``precision``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _seconds_per_note(model: object, batch: int) -> float:
 def notes() -> list[Measurement]:
     import torch
 
-    from dlwa.gansynth.model import GANSynthConfig, generator_model, load_model
+    from dlwa.gansynth.model import PRECISIONS, GANSynthConfig, generator_model, load_model
 
     results = []
     default, checkpoint = load_model("all_instruments")
@@ -49,11 +50,13 @@ def notes() -> list[Measurement]:
     for name, model in ((f"default ({checkpoint.name})", default),
                         ("Magenta all_instruments architecture, random weights", full)):
         params = sum(p.numel() for p in model.generator.parameters())
-        for batch in BATCHES:
-            seconds = _seconds_per_note(model, batch)
-            results.append(Measurement(
-                f"{name}, batch {batch}", seconds, "s per note",
-                f"{model.config.audio_length / model.config.sample_rate:g}-s notes, "
-                f"{params / 1e6:.2f} M generator parameters, {torch.get_num_threads()} threads, "
-                f"median of {RUNS[batch]}"))
+        for precision in PRECISIONS:
+            model.precision = precision
+            for batch in BATCHES:
+                seconds = _seconds_per_note(model, batch)
+                results.append(Measurement(
+                    f"{name}, {precision}, batch {batch}", seconds, "s per note",
+                    f"{model.config.audio_length / model.config.sample_rate:g}-s notes, "
+                    f"{params / 1e6:.2f} M generator parameters, "
+                    f"{torch.get_num_threads()} threads, median of {RUNS[batch]}"))
     return results

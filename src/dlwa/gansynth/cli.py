@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 DEFAULT_MODEL = "all_instruments"
-PRESETS = ("small", "full")  # dlwa.gansynth.train.PRESETS, without importing torch
+PRESETS = ("small", "full")
+PRECISIONS = ("float32", "bfloat16")  # dlwa.gansynth.model.PRECISIONS  # dlwa.gansynth.train.PRESETS, without importing torch
 CHOPS = ("fixed", "onsets", "none")  # dlwa.gansynth.data.CHOPS
 
 
@@ -85,6 +86,9 @@ def _register_generate(verbs: Any) -> None:
     gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same notes")
     gen.add_argument("--z", default=None,
                      help="a .npy of latents [count, latent size] instead of random ones")
+    gen.add_argument("--precision", choices=PRECISIONS, default="float32",
+                    help="the generator's arithmetic: bfloat16 is about twice as fast on CPUs "
+                    "with AVX-512 BF16 or AMX")
     gen.add_argument("--batch-size", type=int, default=8, help="notes per generator call")
     gen.add_argument("--out-dir", required=True, help="folder for the notes (no file is "
                      "overwritten)")
@@ -98,6 +102,9 @@ def _register_eval(verbs: Any) -> None:
                     help="pitches to test (default: all the model's)")
     ev.add_argument("--count", type=int, default=4, help="notes (latents) per pitch")
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--precision", choices=PRECISIONS, default="float32",
+                    help="the generator's arithmetic: bfloat16 is about twice as fast on CPUs "
+                    "with AVX-512 BF16 or AMX")
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
 
@@ -110,6 +117,7 @@ def _generate(args: argparse.Namespace) -> int:
     from dlwa.training import progress_bar
 
     model, checkpoint = load_model(args.model)
+    model.precision = args.precision
     if args.z is not None:
         try:
             z = np.load(args.z, allow_pickle=False)
@@ -135,6 +143,7 @@ def _eval(args: argparse.Namespace) -> int:
     from dlwa.training import progress_bar
 
     model, checkpoint = load_model(args.model)
+    model.precision = args.precision
     pitches = args.pitches or list(model.config.pitches)
     with progress_bar(total=len(pitches), unit="pitch") as bar:
         result = evaluate(model, name=checkpoint.name, pitches=args.pitches,

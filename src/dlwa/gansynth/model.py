@@ -67,6 +67,7 @@ PIXEL_NORM_EPS = 1.0e-8
 STDDEV_EPS = 1.0e-6
 OVERLAP = 0.75  # Magenta's data helpers fix it
 MAGENTA_PITCHES = tuple(range(24, 85))  # NSynth pitches Magenta trains on: 61 classes
+PRECISIONS = ("float32", "bfloat16")
 NORMALIZERS = ("specgrams_prespecified_normalizer", "specgrams_simple_normalizer",
                "specgrams_freq_normalizer")
 
@@ -456,6 +457,9 @@ class GANSynth(nn.Module):
         self.discriminator = Discriminator(config)
         n_freq = config.final_resolution[1] if config.data_normalizer == NORMALIZERS[2] else None
         self.normalizer = SpecgramNormalizer(n_freq)
+        self.precision = "float32"
+        """``"float32"`` or ``"bfloat16"``: the generator's arithmetic when generating (see
+        :func:`generate`)."""
         self.progress: float | None = None
         """Magenta's growth progress to generate at; None: fully grown (``num_resolutions -
         1``). A checkpoint saved before its training ended sets where it was."""
@@ -531,7 +535,10 @@ def generate(model: GANSynth, z: torch.Tensor, pitches: Sequence[int] | torch.Te
     """Notes from latents and MIDI pitches: generator → denormalise → spectrogram → audio.
 
     Magenta's ``generate_samples_from_z`` with the full generator (all blocks, progress at
-    its end), or at the stage of growth a checkpoint saved mid-training reached. Magenta generates with its weights' moving averages; an imported model holds
+    its end), or at the stage of growth a checkpoint saved mid-training reached. With
+    ``model.precision = "bfloat16"`` the generator's convolutions run in bfloat16 (about
+    twice as fast on CPUs with AVX-512 BF16 or AMX, slower elsewhere; the spectrogram
+    differs by up to a few hundredths of its range); the inverse stays float32. Magenta generates with its weights' moving averages; an imported model holds
     those as its generator weights.
 
     Args:
@@ -553,8 +560,13 @@ def generate(model: GANSynth, z: torch.Tensor, pitches: Sequence[int] | torch.Te
         raise ValueError(f"need one pitch per latent: {z.shape[0]} latents, "
                          f"{one_hot.shape[0]} pitches")
     num_blocks, progress = model.generator_stage()
-    specgram = model.normalizer.denormalize(
-        model.generator(z, one_hot, num_blocks=num_blocks, progress=progress))
+    if model.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                         f"got {model.precision!r}")
+    with torch.autocast(z.device.type, dtype=torch.bfloat16,
+                        enabled=model.precision == "bfloat16"):
+        images = model.generator(z, one_hot, num_blocks=num_blocks, progress=progress)
+    specgram = model.normalizer.denormalize(images.float())
     return config.transform().specgram_to_audio(specgram)
 
 
