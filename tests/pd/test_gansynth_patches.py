@@ -148,7 +148,7 @@ def test_gansynth_patch_notes_are_the_models_notes_for_its_z_and_pitch(single, c
         note = resample(synthesize(model, z, [pitch])[0], orig_sample_rate=config["sample_rate"],
                         sample_rate=PD_SR)
         np.testing.assert_allclose(read(out / f"{name}.wav"), note,
-                                   atol=1e-4 * np.abs(note).max(), err_msg=name)
+                                   atol=1e-3 * np.abs(note).max(), err_msg=name)
 
 
 def test_gansynth_patch_bad_input_gives_one_clear_line_and_keeps_working(single, config):
@@ -213,11 +213,13 @@ def test_multi_patch_synthesizes_four_pitches_in_one_batch(multi, config):
         assert len(note) == note_length(config) and np.abs(note).max() > 1e-3
     # Four instruments at four pitches: four different notes.
     assert min(np.abs(a - b).max() for i, a in enumerate(first) for b in first[i + 1:]) > 1e-3
-    # The batch size changes how the notes are computed, not what they are.
+    # The batch size changes how the notes are computed, not what they are. (Convolutions
+    # sum in another order per batch size, and the phase is an integral over the note: a few
+    # samples differ by about 1e-4 of the peak; another z or pitch differs by the peak.)
     for batch in BATCHES[1:]:
         for k, note in enumerate(first, 1):
             other = read(out / f"b{batch}_{k}.wav")
-            np.testing.assert_allclose(other, note, atol=1e-4 * np.abs(note).max() + 1e-7)
+            np.testing.assert_allclose(other, note, atol=1e-3 * np.abs(note).max())
 
 
 def test_multi_patch_notes_have_their_pitches(multi):
@@ -238,7 +240,7 @@ def test_multi_patch_note_k_is_made_from_zk_at_pitch_k(multi, config):
     for k, note in enumerate(synthesize(model, z, list(MULTI_PITCHES)), 1):
         note = resample(note, orig_sample_rate=config["sample_rate"], sample_rate=PD_SR)
         np.testing.assert_allclose(read(out / f"b4_{k}.wav"), note,
-                                   atol=1e-4 * np.abs(note).max(), err_msg=f"sound{k}")
+                                   atol=1e-3 * np.abs(note).max(), err_msg=f"sound{k}")
 
 
 def test_multi_patch_slider_slerps_z1_to_z2_into_z3(multi, config):
