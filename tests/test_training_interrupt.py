@@ -113,3 +113,37 @@ def test_progress_bar_on_a_terminal_and_lines_at_saves(tmp_path: Path, monkeypat
     progress = [line for line in logs if line.startswith("update ")]
     assert [line.split()[1] for line in progress] == ["2/4", "4/4"]
     assert all("ETA" in line and "the 60 min cap stops it in" in line for line in progress)
+
+
+def test_sigterm_interrupts_a_training_command_like_ctrl_c(monkeypatch, capsys) -> None:
+    """`kill` (SIGTERM) reaches a training run as KeyboardInterrupt, so it saves and says
+    how to resume (background runs ignore Ctrl-C's SIGINT). SIGUSR1 stands in for SIGTERM,
+    so that a missing handler records the signal instead of ending the test run."""
+    import os
+    import signal
+
+    from dlwa import cli
+    from dlwa.training import interrupted_by_sigterm
+
+    seen = []
+    monkeypatch.setattr(signal, "SIGTERM", signal.SIGUSR1)
+    previous = signal.signal(signal.SIGUSR1, lambda *_: seen.append("not interrupted"))
+    try:
+        def handler(args):
+            seen.append(args.command)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return 0
+
+        parser = cli.build_parser()
+        args = parser.parse_args(["train", "gansynth", "data", "--out", "o"])
+        args.handler = handler
+        monkeypatch.setattr(parser, "parse_args", lambda argv=None: args)
+        monkeypatch.setattr(cli, "build_parser", lambda: parser)
+        assert cli.main(["train"]) == 130
+        assert "interrupted" in capsys.readouterr().err and seen == ["train"]
+        with pytest.raises(KeyboardInterrupt), interrupted_by_sigterm():
+            os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler from before is back
+        assert seen == ["train", "not interrupted"]
+    finally:
+        signal.signal(signal.SIGUSR1, previous)

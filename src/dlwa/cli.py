@@ -195,6 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "train":  # a kill saves as Ctrl-C does
+            from dlwa.training import interrupted_by_sigterm
+
+            with interrupted_by_sigterm():
+                return int(args.handler(args) or 0)
         return int(args.handler(args) or 0)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"dlwa {args.command}: error: {exc}", file=sys.stderr)

@@ -95,6 +95,28 @@ def removed_on_failure(out: Path, *, resume: bool) -> Iterator[None]:
         raise
 
 
+@contextlib.contextmanager
+def interrupted_by_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt inside the block, so a training run that is
+    ``kill``-ed (or was started in the background, where Ctrl-C's SIGINT is ignored) saves
+    and says how to resume, as Ctrl-C does. Outside the main thread it does nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def check_same_config(saved: Mapping[str, Any], requested: Mapping[str, Any], *,
                       where: str | os.PathLike[str]) -> None:
     """Refuse to resume a run with another model configuration.

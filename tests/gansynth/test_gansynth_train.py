@@ -20,6 +20,7 @@ from dlwa.gansynth.train import (
     Schedule,
     TrainConfig,
     blend_real,
+    ema_decays,
     preset,
     train,
     training_step,
@@ -123,6 +124,36 @@ def test_training_step_losses_are_finite_and_weights_move(num_blocks: int,
     # The moving average moves 0.1 % of the way towards the trained weights.
     step = model.generator.blocks[0].conv0.weight - before_ema
     assert torch.allclose(ema.blocks[0].conv0.weight - before_ema, 0.001 * step, atol=1e-6)
+
+
+def test_each_blocks_average_warms_up_from_its_own_start() -> None:
+    schedule = Schedule(num_resolutions=3, stable_images=80, transition_images=80,
+                        total_images=480)
+    assert [schedule.block_start(b) for b in (1, 2, 3)] == [0, 80, 240]
+    # After 320 images of batch 8: block 1 trained 40 steps, block 2 30, block 3 10.
+    decays = ema_decays(schedule, 320, 8, 0.999)
+    assert decays == pytest.approx([41 / 50, 31 / 40, 11 / 20])
+    assert ema_decays(schedule, 10**7, 8, 0.999) == [0.999] * 3
+    assert ema_decays(schedule, 0, 8, 0.999)[2] == pytest.approx(0.1)
+
+
+def test_training_step_averages_each_block_with_its_own_decay() -> None:
+    torch.manual_seed(0)
+    config = GANSynthConfig.small()
+    model = GANSynth(config)
+    ema = GANSynth(config).generator.requires_grad_(False)
+    ema.load_state_dict(model.generator.state_dict())
+    before = [b.conv0.weight.clone() for b in ema.blocks]
+    opt_g = torch.optim.Adam(model.generator.parameters(), lr=8e-4, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=8e-4, betas=(0.0, 0.99))
+    real = torch.rand(4, 2, *config.final_resolution) * 2 - 1
+    labels = torch.tensor([0, 1, 2, 0])
+    training_step(model, ema, opt_g, opt_d, real, labels, labels, num_blocks=3, progress=1.5,
+                  cfg=quiet(), block_decays=[1.0, 0.5, 0.0])
+    trained = [b.conv0.weight for b in model.generator.blocks]
+    assert torch.equal(ema.blocks[0].conv0.weight, before[0])
+    assert torch.allclose(ema.blocks[1].conv0.weight, (before[1] + trained[1]) / 2, atol=1e-6)
+    assert torch.allclose(ema.blocks[2].conv0.weight, trained[2])
 
 
 # -- whole runs ------------------------------------------------------------------------------

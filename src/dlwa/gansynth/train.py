@@ -8,7 +8,9 @@ entropy on the real notes. The generator minimises ``-mean D(fake)`` +
 ``generator_ac_loss_weight`` · the classifier's cross entropy on its own notes for the pitches
 it was asked for. Both weights are 10, as in Magenta's configs. Adam, learning rate 8e-4,
 betas (0, 0.99), one discriminator and one generator step per batch. The generator that is
-saved is the exponential moving average (decay 0.999) of the trained one, as Magenta's.
+saved is the exponential moving average (decay 0.999) of the trained one, as Magenta's,
+with TensorFlow's warm-up counted per block (:func:`ema_decays`), so that short runs save
+trained blocks rather than averages still full of their initial weights.
 
 **Schedule** (Magenta's ``compute_progress``): for each resolution a *stable* phase at that
 resolution, then a *transition* phase in which the next block fades in (``progress`` goes
@@ -203,6 +205,13 @@ class Schedule:
             return k + 1, float(k)
         return k + 2, k + (rest - self.stable_images) / self.transition_images
 
+    def block_start(self, block_id: int) -> int:
+        """Images after which block ``block_id`` (1-based) starts training: 0 for block 1,
+        else the start of the transition that fades it in."""
+        if block_id <= 1:
+            return 0
+        return (block_id - 2) * (self.stable_images + self.transition_images) + self.stable_images
+
     def phase(self, images: int) -> str:
         """``"stable <res>"`` or ``"transition <res>"`` (resolution = blocks, 1-based)."""
         num_blocks, progress = self.at(images)
@@ -272,11 +281,27 @@ def blend_real(images: torch.Tensor, num_blocks: int, progress: float) -> torch.
 # -- one step ----------------------------------------------------------------------------
 
 
+def ema_decays(schedule: Schedule, images: int, batch_size: int, decay: float) -> list[float]:
+    """The moving average's decay for each generator block after ``images`` images.
+
+    TensorFlow's ``ExponentialMovingAverage(decay, num_updates)`` warm-up,
+    ``min(decay, (1 + n) / (10 + n))``, with ``n`` the steps since *that block* started
+    training: a block's average follows it closely at first. A fixed 0.999 remembers about
+    1000 steps, so in a short run (a few hundred steps per phase) the saved generator's
+    newest blocks would still be mostly their random initial weights.
+    """
+    out = []
+    for block_id in range(1, schedule.num_resolutions + 1):
+        n = max(0, images - schedule.block_start(block_id)) // batch_size
+        out.append(min(decay, (1.0 + n) / (10.0 + n)))
+    return out
+
+
 def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Optimizer,
                   opt_d: torch.optim.Optimizer, real: torch.Tensor, labels: torch.Tensor,
                   fake_labels: torch.Tensor, *, num_blocks: int, progress: float,
-                  cfg: TrainConfig, generator: torch.Generator | None = None
-                  ) -> dict[str, float]:
+                  cfg: TrainConfig, generator: torch.Generator | None = None,
+                  block_decays: Sequence[float] | None = None) -> dict[str, float]:
     """One discriminator and one generator step; returns the losses.
 
     Args:
@@ -291,6 +316,8 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
         progress: Magenta's progress.
         cfg: Loss weights and the EMA decay.
         generator: Random source for z and the penalty's mixing weights.
+        block_decays: The moving average's decay per block (:func:`ema_decays`); ``None``:
+            ``cfg.ema_decay`` for all.
     """
     config = model.config
     gen, disc = model.generator, model.discriminator
@@ -335,9 +362,12 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
     g_loss.backward()
     opt_g.step()
     disc.requires_grad_(True)
+    decays = block_decays or [cfg.ema_decay] * len(gen.blocks)
     with torch.no_grad():
-        for average, param in zip(ema.parameters(), gen.parameters(), strict=True):
-            average.lerp_(param, 1.0 - cfg.ema_decay)
+        for decay, average_block, block in zip(decays, ema.blocks, gen.blocks, strict=True):
+            for average, param in zip(average_block.parameters(), block.parameters(),
+                                      strict=True):
+                average.lerp_(param, 1.0 - decay)
     values = {"d_loss": d_loss, "g_loss": g_loss, "wasserstein": wasserstein,
               "gradient_penalty": penalty, "real_score": real_score, "real_ac": real_ac,
               "fake_ac": fake_ac}
@@ -522,7 +552,9 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
             fake_index = torch.from_numpy(rng.integers(0, len(specgrams), size=batch_size))
             losses = training_step(model, ema, opt_g, opt_d, specgrams[index], labels[index],
                                    labels[fake_index], num_blocks=num_blocks,
-                                   progress=progress, cfg=cfg, generator=torch_rng)
+                                   progress=progress, cfg=cfg, generator=torch_rng,
+                                   block_decays=ema_decays(schedule, images, batch_size,
+                                                           cfg.ema_decay))
             images += batch_size
             step += 1
             recent.append(losses)
