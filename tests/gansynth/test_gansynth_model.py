@@ -195,3 +195,22 @@ def test_small_model_trains_a_step_on_cpu(model: GANSynth) -> None:
                       for net, layer in (("generator", "to_rgb"), ("discriminator", "from_rgb"))
                       for i in (0, 1) for leaf in ("weight", "bias")}
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3, 5])
+def test_conv_after_upscale_equals_conv_of_the_upscaled_image(kernel_size: int) -> None:
+    """The generator's shortcut (four small kernels on the small image) is the same conv."""
+    from dlwa.gansynth.model import EqualizedConv2d, upscale
+
+    torch.manual_seed(kernel_size)
+    conv = EqualizedConv2d(6, 5, kernel_size, slope=0.0)
+    torch.nn.init.normal_(conv.bias)
+    x = torch.randn(2, 6, 3, 5, requires_grad=True)
+    expected = conv(upscale(x, 2))
+    got = conv.after_upscale(x)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, atol=1e-5)
+    grads = torch.autograd.grad(got.square().sum(), [x, conv.weight])
+    expected_grads = torch.autograd.grad(expected.square().sum(), [x, conv.weight])
+    for a, b in zip(grads, expected_grads):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)

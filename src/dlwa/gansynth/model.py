@@ -228,6 +228,50 @@ class EqualizedConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
 
+    def after_upscale(self, x: torch.Tensor) -> torch.Tensor:
+        """``self(upscale(x, 2))`` without making the upscaled image (odd square kernels).
+
+        Each output pixel of a SAME ``k × k`` conv over a nearest-neighbour 2× upscale sees
+        only ``k // 2 + 1`` distinct rows and columns of ``x``, which ones depending on its
+        phase (even or odd row and column). So the conv is four ``(k//2 + 1)²`` kernels (the
+        original taps summed where they land on the same pixel of ``x``) run once over
+        ``x`` and interleaved: 4/9 of the multiply-adds for ``k = 3``, the same result up to
+        float rounding.
+        """
+        k = self.weight.shape[-1]
+        if self.padding != (k // 2, k // 2) or self.weight.shape[-2] != k or k % 2 == 0:
+            return self(upscale(x, 2))
+        taps, starts = _phase_taps(k, self.weight.dtype, self.weight.device)
+        weight = self.weight * self.scale
+        out_ch, height, width = weight.shape[0], x.shape[-2], x.shape[-1]
+        kernels = torch.einsum("atk,oikl,bul->aboitu", taps, weight, taps)
+        lo, hi = -starts[0], starts[1] + k // 2  # the pixels phases 0 and 1 reach beyond x
+        padded = F.pad(x, (lo, hi, lo, hi))
+        phases = F.conv2d(padded, kernels.reshape(4 * out_ch, *kernels.shape[3:]),
+                          self.bias.repeat(4))
+        phases = phases.unflatten(1, (2, 2, out_ch))
+        out = torch.empty((x.shape[0], out_ch, 2 * height, 2 * width), dtype=phases.dtype,
+                          device=x.device, memory_format=torch.channels_last)
+        for a in (0, 1):
+            for b in (0, 1):
+                ya, xb = starts[a] + lo, starts[b] + lo
+                out[:, :, a::2, b::2] = phases[:, a, b, :, ya:ya + height, xb:xb + width]
+        return out
+
+
+def _phase_taps(k: int, dtype: torch.dtype, device: torch.device
+                ) -> tuple[torch.Tensor, tuple[int, int]]:
+    """For a SAME ``k × k`` conv after a 2× nearest upscale: ``taps[a]`` ``[k//2 + 1, k]``
+    sends the conv's taps to the pixels of the small image they read at output phase ``a``,
+    whose first pixel is ``starts[a]`` away (rows and columns alike)."""
+    p = k // 2
+    starts = ((0 - p) // 2, (1 - p) // 2)
+    taps = torch.zeros(2, p + 1, k, dtype=dtype, device=device)
+    for a in (0, 1):
+        for d in range(-p, p + 1):
+            taps[a, (a + d) // 2 - starts[a], d + p] = 1.0
+    return taps, starts
+
 
 class EqualizedLinear(nn.Module):
     """Dense layer with equalised learning rate (Magenta's ``custom_dense``, He slope 1)."""
@@ -294,8 +338,12 @@ class Generator(nn.Module):
                                     for b in range(1, config.num_resolutions + 1))
 
     def _conv(self, conv: EqualizedConv2d, x: torch.Tensor) -> torch.Tensor:
+        return self._activate(conv(x))
+
+    @staticmethod
+    def _activate(x: torch.Tensor) -> torch.Tensor:
         # In place when no gradient is kept: one large activation less to allocate.
-        return pixel_norm(F.leaky_relu(conv(x), LEAKY_SLOPE, inplace=not torch.is_grad_enabled()))
+        return pixel_norm(F.leaky_relu(x, LEAKY_SLOPE, inplace=not torch.is_grad_enabled()))
 
     def _to_rgb(self, block: GeneratorBlock, x: torch.Tensor) -> torch.Tensor:
         y = block.to_rgb(x)
@@ -332,9 +380,11 @@ class Generator(nn.Module):
         for index in range(num_blocks):
             block = self.blocks[index]
             block_id = index + 1
-            if block_id > 1:
-                x = upscale(x, 2)
-            x = self._conv(block.conv1, self._conv(block.conv0, x))
+            if block_id > 1:  # conv0 of the 2× upscaled image, computed without it
+                x = self._activate(block.conv0.after_upscale(x))
+            else:
+                x = self._conv(block.conv0, x)
+            x = self._conv(block.conv1, x)
             alpha = generator_alpha(block_id, progress)
             if alpha > 0.0:
                 image = upscale(self._to_rgb(block, x), 2 ** (top - block_id)) * alpha
