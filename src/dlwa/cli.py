@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Open a patch in Pd batch mode, record what its [dlwa-recorder~] hears and "
         "write it to a wav file. bridge_demo.pd plays by itself; the model patches play their "
         "demo when sent it: --send 'timbre_transfer-demo bang' for timbre_transfer.pd, "
-        "--send 'ai_duet-demo bang' for ai_duet.pd (dlwa demo does this). Exits 1 when Pd's "
+        "--send 'ai_duet-demo bang' for ai_duet.pd, --send 'gansynth-demo bang' for "
+        "gansynth.pd (dlwa demo does this). Exits 1 when Pd's "
         "console reported an error (printed), and warns when the recording is silent.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

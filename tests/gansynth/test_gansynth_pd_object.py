@@ -80,7 +80,7 @@ def test_load_by_course_name_and_batch_and_the_reported_format(tmp_path):
     o = standin.create(gansynth, canvas_dir=tmp_path)
     assert say(o, "load tiny 4") == [f"loaded {64 * SR // MODEL_RATE} {SR}"]  # Pd's rate
     assert "batch 4" in say(o, "status")
-    assert say(o, "out_sample_rate 1000") == ["done out_sample_rate 1000"]
+    assert say(o, "out_sample_rate 1000") == ["done out_sample_rate 1000", "note 64 1000"]
     assert "note 64 1000" in say(o, "status")
     assert say(o, "pitches") == ["pitches 60 62 64"]
 
@@ -112,15 +112,22 @@ def test_randomize_z_fills_each_array_with_its_own_normal_latent(obj):
     assert abs(big.mean()) < 0.15 and abs(big.std() - 1.0) < 0.1  # N(0, 1), not unit length
 
 
-def test_seed_repeats_the_latents(obj):
+def test_seed_repeats_the_sequence_of_latents(obj):
+    def two_draws():
+        say(obj, "randomize_z z1")
+        first = standin.array("z1").copy()
+        say(obj, "randomize_z z1")
+        return first, standin.array("z1").copy()
+
     assert say(obj, "seed 7") == ["done seed 7"]
-    say(obj, "randomize_z z1")
-    first = standin.array("z1").copy()
-    say(obj, "randomize_z z1")
-    assert np.array_equal(standin.array("z1"), first)
+    a1, a2 = two_draws()
+    assert not np.array_equal(a1, a2)  # pressing randomize again gives a new latent
+    say(obj, "seed 7")
+    b1, b2 = two_draws()
+    assert np.array_equal(a1, b1) and np.array_equal(a2, b2)
     assert say(obj, "seed random") == ["done seed random"]
-    say(obj, "randomize_z z1")
-    assert not np.array_equal(standin.array("z1"), first)
+    c1, _ = two_draws()
+    assert not np.array_equal(c1, a1)
 
 
 def test_slerp_z_end_points_and_middle(obj):
@@ -215,6 +222,10 @@ def test_hallucinate_settings_change_the_sound(obj):
     say(obj, "seed 1")
     say(obj, "hallucinate long 2 1 0.01 0 0.005 0.02 0.01 60")
     at_60 = standin.array("long").copy()
+    say(obj, "seed 1")  # the same latents: only the pitch differs
+    say(obj, "hallucinate long 2 1 0.01 0 0.005 0.02 0.01 60")
+    np.testing.assert_array_equal(standin.array("long"), at_60)
+    say(obj, "seed 1")
     say(obj, "hallucinate long 2 1 0.01 0 0.005 0.02 0.01 64")
     assert not np.allclose(standin.array("long"), at_60)
     # 3 notes 0.02 s apart: 2 · 20 + 35 samples.

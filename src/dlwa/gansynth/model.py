@@ -540,10 +540,17 @@ class GANSynth(nn.Module):
 
 
 def _describe_pitches(pitches: Sequence[int]) -> str:
+    """``MIDI 24–26 28–84``: runs of three or more as ranges, other pitches alone."""
     ordered = sorted(pitches)
-    if ordered == list(range(ordered[0], ordered[-1] + 1)):
-        return f"MIDI {ordered[0]}–{ordered[-1]}"
-    return "MIDI " + " ".join(map(str, ordered))
+    runs: list[list[int]] = []
+    for pitch in ordered:
+        if runs and pitch == runs[-1][-1] + 1:
+            runs[-1].append(pitch)
+        else:
+            runs.append([pitch])
+    parts = [f"{run[0]}–{run[-1]}" if len(run) >= 3 else " ".join(map(str, run))
+             for run in runs]
+    return "MIDI " + " ".join(parts)
 
 
 def magenta_variable_name(key: str) -> str:

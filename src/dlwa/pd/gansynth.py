@@ -18,9 +18,11 @@ fixed (``hallucinated`` counts samples, an untrained pitch is an error, not sile
   pair, each note cut to ``start_trim`` + ``attack`` + ``sustain`` + ``release`` seconds and
   laid out ``spacing`` seconds apart (defaults 0.2 0 0.5 0.5 0.5; ``pitch``: the model's
   middle pitch); replies ``hallucinated <n_samples>`` (the array's new length).
-- Settings: ``batch <n>``, ``seed <n|random>`` (the same seed gives the same latents),
-  ``out_sample_rate <Hz, 0 for Pd's>``, ``precision <float32|bfloat16>``; ``pitches``
-  replies ``pitches <p…>``.
+- Settings: ``batch <n>``, ``seed <n|random>`` (the same seed, then the same messages,
+  give the same latents),
+  ``out_sample_rate <Hz, 0 for Pd's>`` (with a model loaded it also replies ``note
+  <audio_length> <sample_rate>``, the new note format), ``precision <float32|bfloat16>``;
+  ``pitches`` replies ``pitches <p…>``.
 - ``unload``, ``status``, ``help``, ``stop`` as every dlwa object.
 
 The latents are N(0, I) draws, not unit vectors (see :mod:`dlwa.gansynth.generate`).
@@ -54,6 +56,7 @@ class gansynth(PdObject):  # Pd object names are lower case
         super().__init__(*args)
         self.batch = DEFAULT_BATCH
         self.seed: int | None = None
+        self.rng = np.random.default_rng()
         self.out_sample_rate = 0.0
         self.precision = "float32"
 
@@ -162,8 +165,10 @@ class gansynth(PdObject):  # Pd object names are lower case
 
     @message("seed <n|random>")
     def seed_1(self, value: Any) -> None:
-        """Fix the seed of ``randomize_z`` and ``hallucinate`` (or draw fresh latents)."""
+        """Restart the latents of ``randomize_z`` and ``hallucinate`` from seed ``n``: the
+        same seed then the same messages give the same latents (``random``: unrepeatable)."""
         self.seed = None if value == "random" else int(number(value, "seed", low=0))
+        self.rng = np.random.default_rng(self.seed)
         self.done("seed", "random" if self.seed is None else self.seed)
 
     @message("out_sample_rate <Hz, 0 for Pd's>")
@@ -176,6 +181,8 @@ class gansynth(PdObject):  # Pd object names are lower case
                              f"got {rate:g}")
         self.out_sample_rate = rate
         self.done("out_sample_rate", rate)
+        if self.model is not None:  # what `loaded` said has changed
+            self.reply("note", *self._note_format())
 
     @message("precision <float32|bfloat16>")
     def precision_1(self, value: Any) -> None:
@@ -199,7 +206,9 @@ class gansynth(PdObject):  # Pd object names are lower case
         return int(number(value, "batch", low=1, high=MAX_BATCH))
 
     def _rng(self) -> np.random.Generator:
-        return np.random.default_rng(self.seed)
+        """A generator for one message, drawn from the object's (so a job on another thread
+        never shares one with the next message)."""
+        return np.random.default_rng(self.rng.integers(2**63))
 
     def _arrays(self, names: Iterable[Any], missing: str) -> list[str]:
         """Check that each array exists (before any work); return their names."""
