@@ -23,6 +23,7 @@ from dlwa.gansynth.train import (
     ema_decays,
     preset,
     train,
+    training_device,
     training_step,
 )
 from dlwa.training import OutputFolderError
@@ -230,3 +231,26 @@ def test_cli_trains_and_refuses_an_existing_model_folder(
     assert len(err.splitlines()) == 1 and "already holds a trained gansynth model" in err
     assert cli.main(["train", "gansynth", str(notes_folder), "--out", str(tmp_path / "x"),
                      "--batch-size", "1"]) == 2
+
+
+def test_training_device_names() -> None:
+    assert training_device("cpu") == torch.device("cpu")
+    assert training_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="use cpu, cuda or auto"):
+        training_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            training_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_step_on_cuda_matches_the_cpu(notes_folder: Path, tmp_path: Path) -> None:
+    runs = {}
+    for device in ("cpu", "cuda"):
+        out = tmp_path / device
+        train(notes_folder, out, model_config=GANSynthConfig.small(pitches=PITCHES),
+              train_config=TrainConfig(smoke_test=True, device=device, progress_bar=False),
+              log=lambda _: None)
+        runs[device] = load_model(out)[0].generator.state_dict()
+    for key, value in runs["cpu"].items():
+        assert torch.allclose(value, runs["cuda"][key], atol=1e-3), key

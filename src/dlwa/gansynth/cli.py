@@ -34,6 +34,8 @@ def register(verbs: Any) -> None:
     train.add_argument("--save-every", type=int, default=None,
                        help="images between saves and previews (default: 20 per run)")
     train.add_argument("--threads", type=int, default=None, help="torch threads")
+    train.add_argument("--device", default="auto",
+                       help="cpu, cuda (cuda:1, …) or auto: CUDA when there is a GPU")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true",
                        help="continue the unfinished run in --out (same model settings)")
@@ -69,6 +71,7 @@ def _train(args: argparse.Namespace) -> int:
           train_config=TrainConfig(images=args.images, batch_size=args.batch_size,
                                    minutes=args.minutes, save_every=args.save_every,
                                    n_threads=args.threads, seed=args.seed,
+                                   device=args.device,
                                    smoke_test=args.smoke_test),
           data=DataOptions(label=label, chop=args.chop, hop_length=args.hop_length,
                            tracker=args.tracker, strict=not args.skip_bad_notes,

@@ -124,6 +124,9 @@ class TrainConfig:
         log_every: steps between log lines.
         seed: random seed (weights, batches, z).
         n_threads: torch threads; ``None`` leaves torch's default.
+        device: ``"cpu"``, ``"cuda"`` (``"cuda:1"``…) or ``"auto"`` (CUDA when there is
+            one). The batches and latents are drawn on the CPU, so a seed gives the same
+            sequence on any device.
         smoke_test: one step of batch 2 in every phase, to check data and pipeline quickly.
         progress_bar: show a tqdm bar with the ETA on stderr.
     """
@@ -142,6 +145,7 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     n_threads: int | None = None
+    device: str = "auto"
     smoke_test: bool = False
     progress_bar: bool = True
 
@@ -156,6 +160,24 @@ class DataOptions:
     tracker: str = "yin"
     instrument_sources: tuple[str, ...] | None = None
     strict: bool = True
+
+
+def training_device(name: str) -> torch.device:
+    """The device a run trains on: ``"auto"`` is CUDA when available, else the CPU.
+
+    Raises:
+        ValueError: CUDA asked for and not available, or a name torch does not know.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {name!r}: {exc}; use cpu, cuda or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: this torch build or machine has no CUDA GPU "
+                         "(use cpu or auto)")
+    return device
 
 
 # -- schedule ----------------------------------------------------------------------------
@@ -327,8 +349,8 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
     one_hot = F.one_hot(fake_labels, config.n_pitches).float()
     stage = {"num_blocks": num_blocks, "progress": progress}
 
-    def z() -> torch.Tensor:
-        return torch.randn(batch, config.latent_vector_size, generator=generator)
+    def z() -> torch.Tensor:  # drawn on the CPU, so a seed gives the same run anywhere
+        return torch.randn(batch, config.latent_vector_size, generator=generator).to(real.device)
 
     # Discriminator.
     disc.requires_grad_(True)
@@ -336,7 +358,7 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
         fake = gen(z(), one_hot, full_resolution=False, **stage)
     real_logits, real_classes = disc(real, **stage)
     fake_logits, _ = disc(fake, **stage)
-    mix = torch.rand(batch, 1, 1, 1, generator=generator)
+    mix = torch.rand(batch, 1, 1, 1, generator=generator).to(real.device)
     between = (mix * real + (1.0 - mix) * fake).requires_grad_(True)
     between_logits, _ = disc(between, **stage)
     (grad,) = torch.autograd.grad(between_logits.sum(), between, create_graph=True)
@@ -378,8 +400,9 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
 
 
 def _export_state(model: GANSynth, ema: torch.nn.Module) -> dict[str, torch.Tensor]:
-    state = {f"generator.{k}": v.detach().clone() for k, v in ema.state_dict().items()}
-    state.update({f"normalizer.{k}": v.clone() for k, v in model.normalizer.state_dict().items()})
+    state = {f"generator.{k}": v.detach().cpu().clone() for k, v in ema.state_dict().items()}
+    state.update({f"normalizer.{k}": v.cpu().clone()
+                  for k, v in model.normalizer.state_dict().items()})
     return state
 
 
@@ -395,10 +418,12 @@ def preview_pitches(pitches: Sequence[int], count: int = 4) -> list[int]:
 def preview_audio(model: GANSynth, ema: torch.nn.Module, z: torch.Tensor,
                   pitches: Sequence[int], *, num_blocks: int, progress: float) -> np.ndarray:
     """Notes from the moving-average generator at the current stage, [n, audio_length]."""
-    one_hot = model.one_hot(pitches)
-    images = ema(z, one_hot, num_blocks=num_blocks, progress=progress)
+    device = next(ema.parameters()).device
+    one_hot = model.one_hot(pitches).to(device)
+    images = ema(z.to(device), one_hot, num_blocks=num_blocks, progress=progress)
     audio = model.config.transform().specgram_to_audio(model.normalizer.denormalize(images))
-    return np.nan_to_num(audio.numpy().astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.nan_to_num(audio.cpu().numpy().astype(np.float32), nan=0.0, posinf=0.0,
+                         neginf=0.0)
 
 
 # -- training ----------------------------------------------------------------------------
@@ -435,13 +460,14 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
         torch.set_num_threads(cfg.n_threads)
     state: dict[str, Any] | None = None
     if resume:
-        state = torch.load(out / STATE_FILE, weights_only=False)
+        state = torch.load(out / STATE_FILE, weights_only=False, map_location="cpu")
         saved = GANSynthConfig.from_dict(state["model_config"])
         if isinstance(model_config, GANSynthConfig):
-            check_same_config(state["model_config"], model_config.to_dict(), where=out)
+            check_same_config(saved.to_dict(), model_config.to_dict(), where=out)
         elif isinstance(model_config, str):
-            asked = replace(preset(model_config), pitches=saved.pitches)
-            check_same_config(state["model_config"], asked.to_dict(), where=out)
+            asked = replace(preset(model_config), pitches=saved.pitches,
+                            mel_bands=saved.mel_bands)
+            check_same_config(saved.to_dict(), asked.to_dict(), where=out)
         if cfg.images is not None and cfg.images != state["train"]["images"]:
             raise OutputFolderError(
                 f"--resume: {out} holds a run of {state['train']['images']} images, not "
@@ -472,12 +498,15 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
             "learn them")
 
     torch.manual_seed(cfg.seed)
+    device = training_device(cfg.device)
     model = GANSynth(config)
     if state is not None:
         model.load_state_dict(state["model"])
     log(f"converting {len(notes)} notes to spectrograms {config.final_resolution}")
     specgrams = notes_to_specgrams(notes, model, fit=state is None)
-    labels = model.pitch_labels(notes.pitch)
+    labels = model.pitch_labels(notes.pitch).to(device)
+    specgrams = specgrams.to(device)
+    model.to(device)
 
     batch_size = 2 if cfg.smoke_test else cfg.batch_size
     if state is not None:
@@ -511,7 +540,7 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     n_d = sum(p.numel() for p in model.discriminator.parameters())
     log(f"model: generator {n_g:,} parameters ({4 * n_g / 1e6:.1f} MB saved), discriminator "
         f"{n_d:,}; {schedule.total_images:,} images of batch {batch_size} in "
-        f"{2 * config.num_resolutions - 1} phases of {schedule.stable_images:,}")
+        f"{2 * config.num_resolutions - 1} phases of {schedule.stable_images:,}, on {device}")
 
     preview_z = torch.randn(len(preview_pitches(config.pitches)), config.latent_vector_size,
                             generator=torch.Generator().manual_seed(PREVIEW_SEED))
@@ -548,8 +577,9 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     try:
         while images < schedule.total_images:
             num_blocks, progress = schedule.at(images)
-            index = torch.from_numpy(rng.integers(0, len(specgrams), size=batch_size))
-            fake_index = torch.from_numpy(rng.integers(0, len(specgrams), size=batch_size))
+            index = torch.from_numpy(rng.integers(0, len(specgrams), size=batch_size)).to(device)
+            fake_index = torch.from_numpy(
+                rng.integers(0, len(specgrams), size=batch_size)).to(device)
             losses = training_step(model, ema, opt_g, opt_d, specgrams[index], labels[index],
                                    labels[fake_index], num_blocks=num_blocks,
                                    progress=progress, cfg=cfg, generator=torch_rng,
