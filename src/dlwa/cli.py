@@ -23,6 +23,7 @@ MODEL_VERBS: dict[str, str] = {
     "transfer": "transform audio with a model (e.g. timbre transfer)",
     "import": "convert an upstream checkpoint into dlwa's format",
     "eval": "evaluate a model on a folder of data",
+    "ganspace": "principal directions of a GAN layer's activations (GANSpace)",
 }
 
 # Model packages that add sub-commands; each module defines register(verbs: ModelVerbs).

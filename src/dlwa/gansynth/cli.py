@@ -17,6 +17,7 @@ def register(verbs: Any) -> None:
     """Add ``dlwa train|generate|eval gansynth``."""
     _register_generate(verbs)
     _register_eval(verbs)
+    _register_ganspace(verbs)
     _register_import(verbs)
     train = verbs.add("train", "gansynth", _train,
                       "train GANSynth (progressive WGAN-GP over spectrograms) on a folder of "
@@ -93,6 +94,16 @@ def _register_generate(verbs: Any) -> None:
                     help="the generator's arithmetic: bfloat16 is about twice as fast on CPUs "
                     "with AVX-512 BF16 or AMX")
     gen.add_argument("--batch-size", type=int, default=8, help="notes per generator call")
+    gen.add_argument("--edits", type=float, nargs="+", default=None,
+                     help="GANSpace amplitudes (in standard deviations) along the first "
+                     "components, added to each latent's layer (or, with --noz, the layer "
+                     "itself)")
+    gen.add_argument("--noz", action="store_true",
+                     help="absolute edits: the layer is the PCA's mean plus the edits, no "
+                     "latent (--count 1)")
+    gen.add_argument("--pca", default=None,
+                     help="GANSpace file (dlwa ganspace gansynth); default: the model's own "
+                     "ganspace.npz")
     gen.add_argument("--out-dir", required=True, help="folder for the notes (no file is "
                      "overwritten)")
 
@@ -132,9 +143,15 @@ def _generate(args: argparse.Namespace) -> int:
         z = random_z(args.count, model.config.latent_vector_size,
                      np.random.default_rng(args.seed))
     n_notes = len(args.pitches) * (len(z) if np.ndim(z) == 2 else 1)
+    edit = None
+    if args.edits is not None or args.noz:
+        edit = _edit(model, checkpoint, args)
+        if args.noz:
+            z = z[:1]
+            n_notes = len(args.pitches)
     with progress_bar(total=n_notes, unit="note") as bar:
         paths = write_notes(model, args.out_dir, pitches=args.pitches, z=z,
-                            batch_size=args.batch_size,
+                            batch_size=args.batch_size, edit=edit,
                             progress=lambda share: bar.update(round(share * n_notes) - bar.n))
     print(f"{len(paths)} notes of {checkpoint.name} -> {args.out_dir}")
     return 0
@@ -180,4 +197,66 @@ def _import(args: argparse.Namespace) -> int:
     from dlwa.gansynth.convert import convert_magenta
 
     print(f"wrote {convert_magenta(args.model_dir, args.out)}")
+    return 0
+
+
+def _edit(model: Any, checkpoint: Any, args: argparse.Namespace) -> Any:
+    """``(space, amplitudes, absolute)`` for write_notes from --edits/--noz/--pca."""
+    from pathlib import Path
+
+    from dlwa.gansynth.ganspace import PCA_FILE, GANSpace
+
+    path = Path(args.pca) if args.pca else Path(checkpoint.path) / PCA_FILE
+    if not path.is_file():
+        raise ValueError(f"no GANSpace file at {path}: make one with dlwa ganspace gansynth "
+                         "--model ... --out ..., then pass --pca")
+    return GANSpace.load(path), list(args.edits or []), args.noz
+
+
+def _register_ganspace(verbs: Any) -> None:
+    gs = verbs.add("ganspace", "gansynth", _ganspace,
+                   "record a generator layer over random latents and fit an incremental PCA "
+                   "(GANSpaceSynth's components)")
+    gs.add_argument("--model", default=DEFAULT_MODEL, help="checkpoint name or path")
+    gs.add_argument("--layer", default="conv0",
+                    help="layer: conv0 and conv1 (block 1's, the course's), block<b>.conv<i>")
+    gs.add_argument("--list-layers", action="store_true", help="print the layers and stop")
+    gs.add_argument("--samples", type=int, default=8192, help="random latents recorded")
+    gs.add_argument("--components", type=int, default=64, help="components kept")
+    gs.add_argument("--pitch", type=int, default=None,
+                    help="pitch the latents play (default: the model's middle pitch)")
+    gs.add_argument("--seed", type=int, default=0)
+    gs.add_argument("--batch-size", type=int, default=512, help="latents per PCA update")
+    gs.add_argument("--out", default=None, help="the .npz to write (must not exist)")
+
+
+def _ganspace(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dlwa.gansynth.ganspace import fit, layer_names, layer_shape
+    from dlwa.gansynth.model import load_model
+    from dlwa.training import progress_bar
+
+    model, checkpoint = load_model(args.model)
+    if args.list_layers:
+        for name in layer_names(model.config):
+            print(name, "x".join(map(str, layer_shape(model.config, name))))
+        return 0
+    if args.out is None:
+        raise ValueError("--out is required (the .npz file to write)")
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        out = out.with_name(out.name + ".npz")
+    if out.exists():
+        raise ValueError(f"{out} exists: choose a new file (nothing was overwritten)")
+    with progress_bar(total=100, unit="%") as bar:
+        space = fit(model, layer=args.layer, samples=args.samples,
+                    n_components=args.components, pitch=args.pitch, seed=args.seed,
+                    batch_size=args.batch_size,
+                    progress=lambda share: bar.update(round(100 * share) - bar.n))
+    space.save(out)
+    first = ", ".join(f"{100 * r:.1f}" for r in space.var_ratio[:5])
+    print(f"{checkpoint.name} {space.layer}: {space.n_components} components of "
+          f"{space.samples} latents at pitch {space.pitch}; variance explained by the first "
+          f"five: {first} % ({100 * space.var_ratio.sum():.1f} % by all) -> {out}")
     return 0

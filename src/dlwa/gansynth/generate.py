@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -216,12 +217,15 @@ def note_path(out_dir: Path, pitch: int, index: int) -> Path:
 
 def write_notes(model: GANSynth, out_dir: str | os.PathLike[str], *, pitches: Sequence[int],
                 z: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE,
-                progress: Progress | None = None) -> list[Path]:
+                progress: Progress | None = None, edit: Any = None) -> list[Path]:
     """Write note ``i`` of each pitch, made from ``z[i]``, to ``<out_dir>/<pitch>_<i>.wav``.
 
     The same ``z`` row is used for every pitch, so note ``i`` is one "instrument" played at
     each pitch. Existing files are never overwritten: if any target exists, nothing is
     written.
+
+    ``edit``: ``(space, amplitudes, absolute)`` steers every note along a
+    :class:`~dlwa.gansynth.ganspace.GANSpace` (absolute: one note per pitch, no latent).
 
     Raises:
         ValueError: an unknown pitch, a wrong-size latent, or a target file that exists.
@@ -236,10 +240,18 @@ def write_notes(model: GANSynth, out_dir: str | os.PathLike[str], *, pitches: Se
     if existing:
         raise ValueError(f"{len(existing)} of the notes exist already (e.g. {existing[0]}): "
                          "choose a new --out-dir; nothing was written")
-    notes = synthesize(model, np.concatenate([z] * len(pitches)),
-                       [p for p in pitches for _ in range(len(z))], batch_size=batch_size,
-                       progress=progress)
+    all_z = np.concatenate([z] * len(pitches))
+    all_pitches = [p for p in pitches for _ in range(len(z))]
+    if edit is None:
+        notes = synthesize(model, all_z, all_pitches, batch_size=batch_size, progress=progress)
+    else:
+        from dlwa.gansynth.ganspace import synthesize_edited
+
+        space, amplitudes, absolute = edit
+        notes = synthesize_edited(model, space, all_pitches, np.asarray([amplitudes or [0.0]]),
+                                  z=None if absolute else all_z, batch_size=batch_size)
     out.mkdir(parents=True, exist_ok=True)
     for (_, _, path), note in zip(targets, notes):
-        save_audio(path, note, sample_rate=model.config.sample_rate)
+        # Float samples: a note louder than full scale is kept as made, never clipped.
+        save_audio(path, note, sample_rate=model.config.sample_rate, subtype="FLOAT")
     return [path for _, _, path in targets]

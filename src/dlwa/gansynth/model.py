@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -68,6 +68,7 @@ STDDEV_EPS = 1.0e-6
 OVERLAP = 0.75  # Magenta's data helpers fix it
 MAGENTA_PITCHES = tuple(range(24, 85))  # NSynth pitches Magenta trains on: 61 classes
 PRECISIONS = ("float32", "bfloat16")
+LayerHook = Callable[[str, torch.Tensor], torch.Tensor]
 NORMALIZERS = ("specgrams_prespecified_normalizer", "specgrams_simple_normalizer",
                "specgrams_freq_normalizer")
 
@@ -350,7 +351,8 @@ class Generator(nn.Module):
         return torch.tanh(y) if self.config.to_rgb_activation == "tanh" else y
 
     def forward(self, z: torch.Tensor, one_hot: torch.Tensor, *, num_blocks: int | None = None,
-                progress: float | None = None, full_resolution: bool = True) -> torch.Tensor:
+                progress: float | None = None, full_resolution: bool = True,
+                layer_hook: LayerHook | None = None) -> torch.Tensor:
         """Generate normalised spectrograms.
 
         Args:
@@ -363,6 +365,9 @@ class Generator(nn.Module):
             full_resolution: Upscale to the final resolution, as Magenta does at every
                 stage (True), or stop at the newest block's resolution (cheaper in training;
                 the same values, since nearest upscaling commutes with the blend).
+            layer_hook: Called with each conv's name (``block<b>.conv<i>``) and its output
+                (after the activation and pixel norm); what it returns goes on (GANSpace
+                reads and edits layers this way).
 
         Returns:
             [batch, 2, time, freq].
@@ -384,7 +389,11 @@ class Generator(nn.Module):
                 x = self._activate(block.conv0.after_upscale(x))
             else:
                 x = self._conv(block.conv0, x)
+            if layer_hook is not None:
+                x = layer_hook(f"block{block_id}.conv0", x)
             x = self._conv(block.conv1, x)
+            if layer_hook is not None:
+                x = layer_hook(f"block{block_id}.conv1", x)
             alpha = generator_alpha(block_id, progress)
             if alpha > 0.0:
                 image = upscale(self._to_rgb(block, x), 2 ** (top - block_id)) * alpha
@@ -587,8 +596,8 @@ def magenta_variable_name(key: str) -> str:
 
 
 @torch.no_grad()
-def generate(model: GANSynth, z: torch.Tensor, pitches: Sequence[int] | torch.Tensor
-             ) -> torch.Tensor:
+def generate(model: GANSynth, z: torch.Tensor, pitches: Sequence[int] | torch.Tensor, *,
+             layer_hook: LayerHook | None = None) -> torch.Tensor:
     """Notes from latents and MIDI pitches: generator → denormalise → spectrogram → audio.
 
     Magenta's ``generate_samples_from_z`` with the full generator (all blocks, progress at
@@ -602,6 +611,7 @@ def generate(model: GANSynth, z: torch.Tensor, pitches: Sequence[int] | torch.Te
         model: The model (its generator, normaliser and config are used).
         z: Latent vectors [batch, latent_vector_size], as drawn from N(0, I).
         pitches: One MIDI pitch per latent, each in ``model.config.pitches``.
+        layer_hook: See :meth:`Generator.forward` (GANSpace edits).
 
     Returns:
         Audio [batch, audio_length] at ``model.config.sample_rate``.
@@ -622,7 +632,8 @@ def generate(model: GANSynth, z: torch.Tensor, pitches: Sequence[int] | torch.Te
                          f"got {model.precision!r}")
     with torch.autocast(z.device.type, dtype=torch.bfloat16,
                         enabled=model.precision == "bfloat16"):
-        images = model.generator(z, one_hot, num_blocks=num_blocks, progress=progress)
+        images = model.generator(z, one_hot, num_blocks=num_blocks, progress=progress,
+                                 layer_hook=layer_hook)
     specgram = model.normalizer.denormalize(images.float())
     return config.transform().specgram_to_audio(specgram)
 
