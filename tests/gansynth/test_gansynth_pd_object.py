@@ -264,3 +264,62 @@ def test_precision_switches_the_generators_arithmetic(obj):
     np.testing.assert_array_equal(standin.array("out1"), exact)
     assert errors(say(obj, "precision half")) == [
         "error precision must be float32 or bfloat16: got 'half'"]
+
+
+# ----- GANSpace
+
+
+@pytest.fixture
+def with_pca(obj, tmp_path):
+    from dlwa.gansynth.ganspace import fit
+
+    model, _ = load_model(tmp_path / "checkpoints" / "gansynth_tiny")
+    space = fit(model, samples=256, n_components=4, batch_size=128, seed=0)
+    space.save(tmp_path / "tiny_pca.npz")
+    standin.make_array("amps", 100)
+    assert say(obj, "load_ganspace_components tiny_pca.npz amps") == ["loaded_pca 4"]
+    assert len(standin.array("amps")) == 4 and not standin.array("amps").any()
+    return space
+
+
+def test_synthesize_with_amplitudes(obj, with_pca, tmp_path):
+    say(obj, "seed 3")
+    say(obj, "randomize_z z1")
+    say(obj, "synthesize z1 out1 62")
+    zero = standin.array("out1").copy()
+    z = standin.array("z1")[None]
+    np.testing.assert_allclose(zero, reference_notes(tmp_path, z, [62])[0],
+                               atol=1e-4 * np.abs(zero).max())  # all-zero: plain synthesize
+    standin.make_array("amps", 4, [2.0, 0.0, -1.0, 0.0])
+    say(obj, "synthesize z1 out1 62")
+    assert not np.allclose(standin.array("out1"), zero)
+
+
+def test_synthesize_noz_groups_numbers_and_arrays(obj, with_pca, tmp_path):
+    from dlwa.gansynth.ganspace import synthesize_edited
+
+    standin.make_array("edits", 3, [1.0, -2.0, 0.5])
+    out = say(obj, "synthesize_noz out1 60 1 -2 0.5 -- out2 64 edits -- out3 62")
+    assert out == ["synthesized"]
+    model, _ = load_model(tmp_path / "checkpoints" / "gansynth_tiny")
+    expected = synthesize_edited(model, with_pca, [60, 64, 62],
+                                 [[1, -2, 0.5], [1, -2, 0.5], [0, 0, 0]])
+    for name, note in zip(("out1", "out2", "out3"), expected):
+        np.testing.assert_allclose(standin.array(name), note, atol=1e-4 * np.abs(note).max())
+    for batch in (1, 8):
+        say(obj, f"batch {batch}")
+        say(obj, "synthesize_noz out1 60 1 -2 0.5 -- out2 64 edits")
+        np.testing.assert_allclose(standin.array("out2"), expected[1],
+                                   atol=1e-4 * np.abs(expected[1]).max())
+
+
+def test_ganspace_errors(obj, tmp_path):
+    out = say(obj, "synthesize_noz out1 60")
+    assert out == ["error no GANSpace loaded: send 'load_ganspace_components <file>' first"]
+    assert "cannot read the GANSpace file" in say(obj, "load_ganspace_components nope.npz")[0]
+    assert "groups are separated by --" in say(obj, "synthesize_noz out1")[0]
+
+
+def test_loading_a_model_forgets_the_pca(obj, with_pca):
+    assert say(obj, "load tiny") == ["loaded 64 1000"]
+    assert say(obj, "synthesize_noz out1 60")[0].startswith("error no GANSpace loaded")

@@ -23,6 +23,10 @@ fixed (``hallucinated`` counts samples, an untrained pitch is an error, not sile
   ``out_sample_rate <Hz, 0 for Pd's>`` (with a model loaded it also replies ``note
   <audio_length> <sample_rate>``, the new note format), ``precision <float32|bfloat16>``;
   ``pitches`` replies ``pitches <p…>``.
+- GANSpace (``dlwa ganspace gansynth`` makes the file): ``load_ganspace_components <file>
+  [amplitudes array]`` (``loaded_pca <n>``; ``synthesize`` then adds the array's amplitudes
+  to the latents' layer) and ``synthesize_noz <out> <pitch> [edits… | array] [-- …]``
+  (no latent: the layer is the PCA's mean plus the edits; ``synthesized``).
 - ``unload``, ``status``, ``help``, ``stop`` as every dlwa object.
 
 The latents are N(0, I) draws, not unit vectors (see :mod:`dlwa.gansynth.generate`).
@@ -59,6 +63,8 @@ class gansynth(PdObject):  # Pd object names are lower case
         self.rng = np.random.default_rng()
         self.out_sample_rate = 0.0
         self.precision = "float32"
+        self.space: Any = None  # a dlwa.gansynth.ganspace.GANSpace once loaded
+        self.amplitudes: str | None = None  # the array synthesize reads amplitudes from
 
     # ----- messages
 
@@ -73,6 +79,7 @@ class gansynth(PdObject):  # Pd object names are lower case
 
         self.state = "loading"
         self.model, checkpoint = load_model(text, base_dir=self._canvas_dir)
+        self.space = self.amplitudes = None  # a PCA belongs to the model it was taken of
         self.model.precision = self.precision
         self.model_name = checkpoint.name
         self.reply("loaded", *self._note_format())
@@ -122,8 +129,15 @@ class gansynth(PdObject):  # Pd object names are lower case
                             for n in z_names])
         self.state = "synthesizing"
         self.progress(0.0)
-        notes = synthesize(model, z, [int(p) for p in pitches], batch_size=self.batch,
-                           progress=self.progress)
+        if self.space is not None and self.amplitudes is not None:
+            from dlwa.gansynth.ganspace import synthesize_edited
+
+            amplitudes = self.read_array(self.amplitudes)[0][:self.space.n_components]
+            notes = synthesize_edited(model, self.space, [int(p) for p in pitches],
+                                      amplitudes[None], z=z, batch_size=self.batch)
+        else:
+            notes = synthesize(model, z, [int(p) for p in pitches], batch_size=self.batch,
+                               progress=self.progress)
         for name, note in zip(out_names, notes):
             self.write_array(name, self._to_array_rate(note))
         self.reply("synthesized")
@@ -156,6 +170,73 @@ class gansynth(PdObject):  # Pd object names are lower case
                             pitch=pitches[len(pitches) // 2] if pitch is None else pitch,
                             rng=rng, batch_size=self.batch, progress=self.progress)
         self.reply("hallucinated", self.write_array(out_name, self._to_array_rate(audio)))
+
+    @message("load_ganspace_components <file> [amplitudes array]")
+    def load_ganspace_components_1(self, path: Any, amplitudes: Any = None
+                                   ) -> Generator[None, None, None]:
+        """Load a GANSpace file (``dlwa ganspace gansynth``; relative to the patch); the
+        amplitudes array is resized to the component count and zeroed, and ``synthesize``
+        then adds its amplitudes to the latents' layer. Replies ``loaded_pca <n_components>``."""
+        text = name_arg(path, "file")
+        array = None if amplitudes is None else self._arrays([amplitudes], "")[0]
+        yield
+        from pathlib import Path
+
+        from dlwa.gansynth.ganspace import GANSpace
+
+        model = self.require_model()
+        file = Path(text).expanduser()
+        if not file.is_absolute():
+            file = Path(self._canvas_dir) / file
+        space = GANSpace.load(file)
+        space.check_model(model)
+        if array is not None:
+            self.write_array(array, np.zeros(space.n_components, np.float32))
+        self.space, self.amplitudes = space, array
+        self.reply("loaded_pca", space.n_components)
+
+    @message("synthesize_noz <out> <pitch> [edits… or an array] [-- <out> <pitch> …]")
+    def synthesize_noz_1(self, *atoms: Any) -> Generator[None, None, None]:
+        """Notes without latents: the layer is the PCA's mean plus the edits (numbers, or
+        an array's values, in standard deviations). Groups are separated by ``--``;
+        replies ``synthesized``."""
+        groups: list[list[Any]] = [[]]
+        for atom in atoms:
+            if atom == "--":
+                groups.append([])
+            else:
+                groups[-1].append(atom)
+        requests = []
+        for group in groups:
+            if len(group) < 2:
+                raise ValueError("synthesize_noz takes <out> <pitch> [edits or array] for each "
+                                 "group: groups are separated by --")
+            out = self._arrays([group[0]], "")[0]
+            pitch = number(group[1], "pitch", low=0, high=127)
+            edits: list[float] = []
+            for item in group[2:]:
+                if isinstance(item, str):
+                    edits += [float(v) for v in self.read_array(item)[0]]
+                else:
+                    edits.append(number(item, "edit"))
+            requests.append((out, int(pitch), edits))
+        yield
+        from dlwa.gansynth.ganspace import synthesize_edited
+
+        model = self.require_model()
+        if self.space is None:
+            raise ValueError("no GANSpace loaded: send 'load_ganspace_components <file>' first")
+        width = max(len(e) for _, _, e in requests)
+        width = min(width, self.space.n_components)  # an amplitudes array may be longer
+        rows = np.zeros((len(requests), max(width, 1)), np.float64)
+        for i, (_, _, edits) in enumerate(requests):
+            rows[i, :min(len(edits), width)] = edits[:width]
+        self.state = "synthesizing"
+        notes = synthesize_edited(model, self.space, [p for _, p, _ in requests], rows,
+                                  batch_size=self.batch)
+        for (out, _, _), note in zip(requests, notes):
+            self.write_array(out, self._to_array_rate(note))
+        self.reply("synthesized")
 
     @message("batch <n>")
     def batch_1(self, value: Any) -> None:
