@@ -156,3 +156,83 @@ def test_ganspace_and_edit_commands(tmp_path, monkeypatch, capsys):
     assert not np.allclose(notes("pushed", "--edits", "0", "3"), plain)
     mean_a, mean_b = notes("noz1", "--noz"), notes("noz2", "--noz", "--seed", "9")
     np.testing.assert_array_equal(mean_a, mean_b)  # no latent: the seed plays no part
+
+
+# ----- the course's pickles
+
+
+def course_pickle(path, *, rng_seed=0, protocol=None):
+    """A PCA pickle as the course's gansynth_ganspace writes one: a dict with the fitted
+    scikit-learn estimator and TensorFlow-layout (NHWC) arrays, pickle.dump'ed."""
+    import pickle
+
+    from sklearn.decomposition import IncrementalPCA
+
+    rng = np.random.default_rng(rng_seed)
+    data = rng.standard_normal((64, 2 * 4 * 16)).astype(np.float32)
+    estimator = IncrementalPCA(n_components=5).fit(data)
+    comp = estimator.components_.reshape(5, 2, 4, 16)  # [n, h, w, c]
+    content = {"layer": "conv0", "estimator": estimator, "comp": comp,
+               "stdev": np.sqrt(estimator.explained_variance_),
+               "var_ratio": estimator.explained_variance_ratio_,
+               "global_mean": estimator.mean_.reshape(2, 4, 16)}
+    with open(path, "wb") as handle:
+        pickle.dump(content, handle, protocol=protocol)
+    return content
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 5])
+def test_course_pickle_imports_with_the_same_edits(tmp_path, protocol):
+    path = tmp_path / f"pruu_conv0_ipca_{64}.pickle"
+    original = course_pickle(path, protocol=protocol)
+    space = ganspace.import_course_pickle(path)
+    assert space.layer == "block1.conv0" and space.samples == 64 and space.pitch == 32
+    assert space.components.shape == (5, 16, 2, 4) and space.global_mean.shape == (16, 2, 4)
+    amplitudes = np.array([1.5, -2.0, 0.0, 0.5])
+    # The course's offset, in its own layout, then turned channels-first.
+    theirs = np.tensordot(amplitudes * original["stdev"][:4], original["comp"][:4], axes=1)
+    np.testing.assert_allclose(space.offset(amplitudes), theirs.transpose(2, 0, 1), atol=1e-5)
+    np.testing.assert_allclose(space.global_mean,
+                               original["global_mean"].transpose(2, 0, 1), atol=1e-6)
+
+
+def test_a_pickle_that_runs_code_is_refused_without_running_it(tmp_path):
+    import pickle
+
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (exec, (f"open({str(marker)!r}, 'w').write('x')",))
+
+    path = tmp_path / "evil.pickle"
+    path.write_bytes(pickle.dumps({"layer": "conv0", "comp": Evil()}))
+    with pytest.raises(ValueError, match="cannot read the PCA pickle.*refusing builtins.exec"):
+        ganspace.import_course_pickle(path)
+    assert not marker.exists()
+    (tmp_path / "list.pickle").write_bytes(pickle.dumps([1, 2]))
+    with pytest.raises(ValueError, match="not a course GANSpace pickle"):
+        ganspace.import_course_pickle(tmp_path / "list.pickle")
+
+
+def test_import_ganspace_command(tmp_path, capsys):
+    from dlwa import cli
+
+    course_pickle(tmp_path / "model_conv0_ipca_64.pickle")
+    args = ["import", "ganspace", str(tmp_path / "model_conv0_ipca_64.pickle"),
+            "--out", str(tmp_path / "pca")]
+    assert cli.main(args) == 0
+    assert "block1.conv0: 5 components of 16x2x4" in capsys.readouterr().out
+    assert ganspace.GANSpace.load(tmp_path / "pca.npz").n_components == 5
+    assert cli.main(args) == 2 and "exists" in capsys.readouterr().err
+
+
+def test_a_pickle_from_numpy_1_imports(tmp_path):
+    """The course wrote its pickles with numpy 1.x, whose arrays name numpy.core.*."""
+    path = tmp_path / "old.pickle"
+    original = course_pickle(path, protocol=3)
+    data = path.read_bytes()
+    assert b"numpy._core.multiarray\n" in data  # GLOBAL opcodes: text lines, any length
+    path.write_bytes(data.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n"))
+    space = ganspace.import_course_pickle(path)
+    np.testing.assert_allclose(space.stdev, original["stdev"], rtol=1e-6)

@@ -18,6 +18,7 @@ def register(verbs: Any) -> None:
     _register_generate(verbs)
     _register_eval(verbs)
     _register_ganspace(verbs)
+    _register_ganspace_import(verbs)
     _register_import(verbs)
     train = verbs.add("train", "gansynth", _train,
                       "train GANSynth (progressive WGAN-GP over spectrograms) on a folder of "
@@ -211,6 +212,33 @@ def _edit(model: Any, checkpoint: Any, args: argparse.Namespace) -> Any:
         raise ValueError(f"no GANSpace file at {path}: make one with dlwa ganspace gansynth "
                          "--model ... --out ..., then pass --pca")
     return GANSpace.load(path), list(args.edits or []), args.noz
+
+
+def _register_ganspace_import(verbs: Any) -> None:
+    imp = verbs.add("import", "ganspace", _import_ganspace,
+                    "convert a course GANSpace pickle (gansynth_ganspace) to a dlwa .npz, "
+                    "without running code from the file")
+    imp.add_argument("pickle", help="the course's .pickle (layer, comp, stdev, var_ratio, "
+                     "global_mean)")
+    imp.add_argument("--out", required=True, help="the .npz to write (must not exist)")
+    imp.add_argument("--pitch", type=int, default=32,
+                     help="the pitch the PCA was taken at (the course's custom models: 32)")
+
+
+def _import_ganspace(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dlwa.gansynth.ganspace import import_course_pickle
+
+    out = Path(args.out)
+    out = out if out.suffix == ".npz" else out.with_name(out.name + ".npz")
+    if out.exists():
+        raise ValueError(f"{out} exists: choose a new file (nothing was overwritten)")
+    space = import_course_pickle(args.pickle, pitch=args.pitch)
+    space.save(out)
+    print(f"{space.layer}: {space.n_components} components of "
+          f"{'x'.join(map(str, space.global_mean.shape))} -> {out}")
+    return 0
 
 
 def _register_ganspace(verbs: Any) -> None:

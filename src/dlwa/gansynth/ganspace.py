@@ -266,3 +266,92 @@ def synthesize_edited(model: GANSynth, space: GANSpace, pitches: Sequence[int],
             model, torch.from_numpy(z[start:start + batch_size]),
             pitches[start:start + batch_size], layer_hook=hook).numpy()
     return out
+
+
+# -- the course's PCA pickles ------------------------------------------------------------
+
+COURSE_KEYS = ("layer", "comp", "stdev", "var_ratio", "global_mean")
+# What a course pickle may build: numpy arrays and their dtypes, nothing else. Any other
+# class (the pickled scikit-learn estimator) becomes an inert placeholder, and no function
+# from the file is ever called.
+_NUMPY_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("_codecs", "encode"),  # how protocol 2 writes bytes (text to bytes, nothing else)
+}
+
+
+class _Placeholder:
+    """Stands in for any object a course pickle holds besides arrays (never used)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __setstate__(self, state: object) -> None:
+        pass
+
+
+def _restricted_load(path: Path) -> object:
+    import importlib
+    import pickle
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> object:
+            if (module, name) in _NUMPY_GLOBALS:
+                return getattr(importlib.import_module(module), name)
+            if module in ("builtins", "__builtin__", "copyreg", "copy_reg"):
+                raise pickle.UnpicklingError(f"refusing {module}.{name} in a PCA file")
+            return _Placeholder
+
+    with path.open("rb") as handle:
+        return Unpickler(handle, encoding="latin1").load()
+
+
+def import_course_pickle(path: str | os.PathLike[str], *, pitch: int = 32,
+                         samples: int = 0) -> GANSpace:
+    """Read a GANSpace pickle of the course's ``gansynth_ganspace`` without running code
+    from it.
+
+    The course's file is a dict with ``layer`` (e.g. ``conv0``), ``estimator`` (the fitted
+    scikit-learn object, ignored), ``comp`` ``[n, height, width, channels]`` (TensorFlow's
+    layout), ``stdev`` ``[n]``, ``var_ratio`` ``[n]`` and ``global_mean`` ``[height, width,
+    channels]``; this turns them channels-first. Only numpy arrays are rebuilt; any other
+    object in the file becomes an inert placeholder, and builtins (the way a malicious
+    pickle calls code) are refused.
+
+    Args:
+        path: The ``.pickle`` file.
+        pitch: What to record as the PCA's pitch (the course's custom models use 32).
+        samples: What to record as its sample count (the course's names say it, e.g.
+            ``..._ipca_4194304.pickle``); 0 reads it from such a name.
+
+    Raises:
+        ValueError: not a pickle, a refused object, or arrays that do not fit together.
+    """
+    import pickle
+    import re
+
+    file = Path(path)
+    try:
+        data = _restricted_load(file)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError,
+            ValueError, TypeError) as exc:
+        raise ValueError(f"cannot read the PCA pickle {file}: {exc}") from None
+    if not isinstance(data, dict) or any(key not in data for key in COURSE_KEYS):
+        raise ValueError(f"{file} is not a course GANSpace pickle: it needs the keys "
+                         f"{', '.join(COURSE_KEYS)}")
+    arrays = {key: np.asarray(data[key], dtype=np.float32) for key in COURSE_KEYS[1:]}
+    comp, mean = arrays["comp"], arrays["global_mean"]
+    n = len(comp)
+    if (comp.ndim != 4 or comp.shape[1:] != mean.shape or arrays["stdev"].shape != (n,)
+            or arrays["var_ratio"].shape != (n,)):
+        raise ValueError(f"{file}: comp, stdev, var_ratio and global_mean do not fit together")
+    if not samples:
+        found = re.search(r"_(\d+)\.pickle$", file.name)
+        samples = int(found.group(1)) if found else 0
+    layer = str(data["layer"])
+    return GANSpace(layer=ALIASES.get(layer, layer), components=comp.transpose(0, 3, 1, 2),
+                    stdev=arrays["stdev"], var_ratio=arrays["var_ratio"],
+                    global_mean=mean.transpose(2, 0, 1), pitch=pitch, samples=samples)
