@@ -60,3 +60,21 @@ def notes() -> list[Measurement]:
                     f"{params / 1e6:.2f} M generator parameters, "
                     f"{torch.get_num_threads()} threads, median of {RUNS[batch]}"))
     return results
+
+
+@benchmark("gansynth")
+def ganspace_pca() -> list[Measurement]:
+    """GANSpace: recording ``conv0`` and fitting the incremental PCA, per 1,000 latents."""
+    from dlwa.gansynth.ganspace import fit
+    from dlwa.gansynth.model import load_model
+
+    model, checkpoint = load_model("all_instruments")
+    samples = 4096
+    fit(model, samples=512, n_components=64, batch_size=512)  # warm-up
+    start = time.perf_counter()
+    space = fit(model, samples=samples, n_components=64, batch_size=512)
+    seconds = time.perf_counter() - start
+    shape = "x".join(map(str, space.global_mean.shape))
+    return [Measurement(f"GANSpace PCA of {checkpoint.name} conv0", 1000 * seconds / samples,
+                        "s per 1,000 latents", f"{samples} latents, 64 components of a {shape} "
+                        "layer, batches of 512 (scikit-learn IncrementalPCA)")]
