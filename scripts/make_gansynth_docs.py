@@ -4,7 +4,10 @@
 - ``notes_<pitch>.wav``: three latents (seed 0) played at C3, C4 and C5, one after the other;
 - ``interpolation.wav`` and ``interpolation.png``: five notes at C4 from z0 to z1 by slerp
   (t = 0, 0.25, 0.5, 0.75, 1), with their log-magnitude spectrograms side by side;
-- ``hallucination.wav``: ``hallucinate`` with 4 notes, 3 steps, 0.5 s spacing at C4.
+- ``hallucination.wav``: ``hallucinate`` with 4 notes, 3 steps, 0.5 s spacing at C4;
+- ``ganspace_grid.png`` and ``ganspace_component0.wav``: with the checkpoint's GANSpace,
+  ``synthesize_noz`` at C4 over the first two components from −2 to +2 standard deviations
+  (5 × 5, as the GANSpaceSynth paper's figure), and the middle row as sound.
 
 Needs matplotlib (any version)::
 
@@ -20,6 +23,7 @@ import numpy as np
 import torch
 
 from dlwa.audio.io import save_audio
+from dlwa.gansynth.ganspace import PCA_FILE, GANSpace, synthesize_edited
 from dlwa.gansynth.generate import NoteShape, hallucinate, random_z, slerp_z, synthesize
 from dlwa.gansynth.model import load_model
 
@@ -71,6 +75,24 @@ def main() -> None:
     fig.suptitle(f"{checkpoint.name}: slerp from z0 to z1 at MIDI 60 (C4)")
     fig.tight_layout()
     fig.savefig(OUT / "interpolation.png", dpi=80)
+
+    pca_file = Path(checkpoint.path) / PCA_FILE
+    if pca_file.is_file():
+        space = GANSpace.load(pca_file)
+        steps = (-2.0, -1.0, 0.0, 1.0, 2.0)
+        grid = [[a0, a1] for a1 in steps for a0 in steps]
+        notes = synthesize_edited(model, space, [60] * len(grid), np.array(grid))
+        fig, axes = plt.subplots(5, 5, figsize=(12, 9), sharex=True, sharey=True)
+        for ax, (a0, a1), note in zip(axes[::-1].reshape(-1), grid, notes):
+            ax.imshow(spectrogram_db(note), origin="lower", aspect="auto", vmin=-60, vmax=40,
+                      extent=(0, len(note) / rate, 0, rate / 2000), cmap="magma")
+            ax.set_title(f"{a0:+g}, {a1:+g}", fontsize=9)
+        fig.suptitle(f"{checkpoint.name}: synthesize_noz at C4, component 0 (across) and 1 "
+                     "(up) from -2 to +2 standard deviations")
+        fig.tight_layout()
+        fig.savefig(OUT / "ganspace_grid.png", dpi=60)
+        save_audio(OUT / "ganspace_component0.wav",
+                   in_a_row(notes[10:15], rate), sample_rate=rate)
 
     audio = hallucinate(model, note_count=4, steps=3, spacing=0.5,
                         shape=NoteShape(0.0, 0.1, 0.6, 0.8), pitch=60,
