@@ -10,13 +10,15 @@ Objects:
     melody_rnn: AI Duet, answers a played phrase with a MelodyRNN continuation.
     timbre_transfer: DDSP timbre transfer from one array into another.
     gansynth: GANSynth notes, interpolations and hallucinations from latents in arrays.
+    halluseq: the HALLU sequencer, a path through a GANSpace rendered as one sound.
 """
 
 from dlwa.pd._host import IN_PD
 from dlwa.pd.base import PdObject
 from dlwa.pd.gansynth import gansynth
+from dlwa.pd.halluseq import halluseq
 from dlwa.pd.melody_rnn import melody_rnn
 from dlwa.pd.timbre_transfer import timbre_transfer
 from dlwa.pd.tone import tone
 
-__all__ = ["IN_PD", "PdObject", "gansynth", "melody_rnn", "timbre_transfer", "tone"]
+__all__ = ["IN_PD", "PdObject", "gansynth", "halluseq", "melody_rnn", "timbre_transfer", "tone"]
