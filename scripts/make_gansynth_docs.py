@@ -7,7 +7,9 @@
 - ``hallucination.wav``: ``hallucinate`` with 4 notes, 3 steps, 0.5 s spacing at C4;
 - ``ganspace_grid.png`` and ``ganspace_component0.wav``: with the checkpoint's GANSpace,
   ``synthesize_noz`` at C4 over the first two components from −2 to +2 standard deviations
-  (5 × 5, as the GANSpaceSynth paper's figure), and the middle row as sound.
+  (5 × 5, as the GANSpaceSynth paper's figure), and the middle row as sound;
+- ``hallu_path.wav``: a HALLU path of 6 random steps with 4 points between each, rendered
+  as ``halluseq``'s ``hallucinate_noz`` does.
 
 Needs matplotlib (any version)::
 
@@ -24,7 +26,14 @@ import torch
 
 from dlwa.audio.io import save_audio
 from dlwa.gansynth.ganspace import PCA_FILE, GANSpace, synthesize_edited
-from dlwa.gansynth.generate import NoteShape, hallucinate, random_z, slerp_z, synthesize
+from dlwa.gansynth.generate import (
+    NoteShape,
+    combine_notes,
+    hallucinate,
+    random_z,
+    slerp_z,
+    synthesize,
+)
 from dlwa.gansynth.model import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +102,15 @@ def main() -> None:
         fig.savefig(OUT / "ganspace_grid.png", dpi=60)
         save_audio(OUT / "ganspace_component0.wav",
                    in_a_row(notes[10:15], rate), sample_rate=rate)
+        # A HALLU path: 6 random steps, 4 points between each, as hallucinate_noz renders it.
+        from dlwa.pd.halluseq import path_points
+
+        steps = [np.random.default_rng(10 + i).standard_normal(8) * 1.5 for i in range(6)]
+        points = path_points(steps, 4, space.n_components)
+        path_notes = synthesize_edited(model, space, [60] * len(points), points)
+        path_audio = combine_notes(path_notes, sample_rate=rate, spacing=0.3,
+                                   shape=NoteShape(0.0, 0.2, 0.4, 0.6))
+        save_audio(OUT / "hallu_path.wav", path_audio, sample_rate=rate)
 
     audio = hallucinate(model, note_count=4, steps=3, spacing=0.5,
                         shape=NoteShape(0.0, 0.1, 0.6, 0.8), pitch=60,

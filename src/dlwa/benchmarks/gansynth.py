@@ -78,3 +78,29 @@ def ganspace_pca() -> list[Measurement]:
     return [Measurement(f"GANSpace PCA of {checkpoint.name} conv0", 1000 * seconds / samples,
                         "s per 1,000 latents", f"{samples} latents, 64 components of a {shape} "
                         "layer, batches of 512 (scikit-learn IncrementalPCA)")]
+
+
+@benchmark("gansynth")
+def hallu_render() -> list[Measurement]:
+    """A HALLU path of 16 steps (4 interpolated points between each: 76 notes), rendered
+    as ``hallucinate_noz`` does, with the shipped model and its GANSpace."""
+    from pathlib import Path
+
+    from dlwa.gansynth.ganspace import PCA_FILE, GANSpace, synthesize_edited
+    from dlwa.gansynth.generate import NoteShape, combine_notes
+    from dlwa.gansynth.model import load_model
+    from dlwa.pd.halluseq import path_points
+
+    model, checkpoint = load_model("all_instruments")
+    space = GANSpace.load(Path(checkpoint.path) / PCA_FILE)
+    rng = np.random.default_rng(0)
+    points = path_points([rng.standard_normal(8) for _ in range(16)], 4, space.n_components)
+    pitch = sorted(model.config.pitches)[len(model.config.pitches) // 2]
+    start = time.perf_counter()
+    notes = synthesize_edited(model, space, [pitch] * len(points), points, batch_size=1)
+    audio = combine_notes(notes, sample_rate=model.config.sample_rate, spacing=0.4,
+                          shape=NoteShape(0.0, 0.5, 0.5, 0.5))
+    seconds = time.perf_counter() - start
+    return [Measurement("HALLU render, 16 steps", seconds, "s",
+                        f"{len(points)} notes (4 between steps), {len(audio) / 16000:.1f} s "
+                        f"of sound, batch 1, {checkpoint.name}")]
