@@ -2,7 +2,8 @@
 
 Thousands of random and malformed messages (known selectors with wrong counts and types,
 junk selectors, bangs, lists, huge numbers, long and non-ASCII symbols, valid and missing
-models and arrays) go into ``[tone]``, ``[melody_rnn]`` and ``[timbre_transfer]`` through
+models and arrays) go into ``[tone]``, ``[melody_rnn]``, ``[timbre_transfer]`` and
+``[gansynth]`` through
 a ``[qlist]``, with a ``stop`` now and then so long jobs do not pile up. Then each object
 must still answer correctly. Pd must not crash or hang, no traceback may reach the
 console, and every error is one line.
@@ -31,9 +32,12 @@ SELECTORS = {
                         "f0_confidence_threshold", "loudness_db_shift", "in_sample_rate",
                         "out_sample_rate", "adjust", "quiet", "autotune", "tracker", "unload",
                         "status", "help", "stop"],
+    "gansynth": ["load", "randomize_z", "slerp_z", "synthesize", "hallucinate", "batch",
+                 "seed", "out_sample_rate", "precision", "pitches", "load_ganspace_components",
+                 "synthesize_noz", "unload", "status", "help", "stop"],
 }
 MODELS = ["violin", "flute", "melody_rnn_basic", "basic_rnn", "nope", "ddsp_sax", "../x",
-          "/tmp", "tone"]
+          "/tmp", "tone", "all_instruments", "--"]
 WORDS = ["a", "in", "out", "missing", "bars", "seconds", "auto", "random", "yin", "crepe-tiny",
          "x" * 300, "é", "ünïcødé", "-", "0x10", "nan", "inf", "1e999", "bang", "float",
          "list", "symbol", "@detach", "reload"]
@@ -97,6 +101,12 @@ CHECKS = [
     ("melody_rnn", "generate", "melody_rnn: end 2000"),
     ("timbre_transfer", "run violin in out 0 0 0 0 0 1 20 0", "timbre_transfer: transferred"),
     ("timbre_transfer", "status", "timbre_transfer: model ddsp_violin"),
+    ("gansynth", "stop", None),
+    ("gansynth", "out_sample_rate 0", None),
+    ("gansynth", "load all_instruments", "gansynth: loaded 192000 48000"),
+    ("gansynth", "batch 2", None),
+    ("gansynth", "randomize_z a", "gansynth: randomized"),
+    ("gansynth", "synthesize a out 60 a a 62", "gansynth: synthesized"),
 ]
 
 
