@@ -49,6 +49,7 @@ def test_every_halluseq_method_in_pd(tmp_path):
         ("hallucinate_noz hs-out", first, 1),
         (f"write -bytes 4 {tmp_path / 'path.wav'} hs-out", writer, 0),
         (f"save_steps {steps}", first, 1),
+        (f"save_z {tmp_path / 'z.json'}", first, 1),
         (f"load_steps {steps}", second, 1),
         ("send_state", second, 1),
         ("\\; pd quit", -1, 0),
@@ -66,6 +67,8 @@ def test_every_halluseq_method_in_pd(tmp_path):
     # 2 steps + 2 between: 4 notes 0.25 s apart, each 1 s long, at Pd's 48 kHz.
     assert count == 3 * 12000 + 48000
     assert len(sf.read(tmp_path / "path.wav")[0]) == count
+    assert f"saved {tmp_path / 'z.json'}" in one  # the course's save_z saves too
+    assert json.loads((tmp_path / "z.json").read_text()) == json.loads(steps.read_text())
     saved = json.loads(steps.read_text())
     assert len(saved["steps"]) == 2 and all(len(s) == 64 for s in saved["steps"])
     two = run.printed("two")
