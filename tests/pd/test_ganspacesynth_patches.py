@@ -21,14 +21,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from gansynth_probe import run_shipped, sections
 
-from dlwa import checkpoints, pd_runner
+from dlwa import checkpoints
 from dlwa.audio.resample import resample, resampled_length
 
 pytestmark = pytest.mark.pd
 
-PATCHES = Path(__file__).resolve().parent / "patches"
-HARNESS = PATCHES / "gansynth_harness.pd"
 PD_SR = 48000  # pd_runner's default -r
 MODEL = "all_instruments"
 PCA = checkpoints.PROJECT_CHECKPOINTS / "gansynth_all_instruments" / "ganspace.npz"
@@ -48,30 +47,6 @@ def library():
 
 def at_pd_rate(note: np.ndarray, config: dict) -> np.ndarray:
     return resample(note, orig_sample_rate=config["sample_rate"], sample_rate=PD_SR)
-
-
-def run_shipped(patch: str, sends: list[str]) -> pd_runner.PdRun:
-    """Open ``pd_patches/<patch>`` with the probe in it, send ``sends`` in order, quit."""
-    pd_runner.build_external()
-    return pd_runner.run_patch(
-        HARNESS, timeout_s=180, paths=[pd_runner.PATCH_DIR, PATCHES],
-        extra_args=["-open", str(pd_runner.PATCH_DIR / patch)],
-        send=[f"gst-attach symbol {patch}", *sends, "pd quit"]).check()
-
-
-def sections(run: pd_runner.PdRun, printer: str) -> dict[str, list[str]]:
-    """The object's replies (no progress) and console errors after each ``gst-mark``."""
-    out: dict[str, list[str]] = {"": []}
-    current = ""
-    for line in run.lines:
-        if line.startswith("gst-mark: "):
-            current = line.removeprefix("gst-mark: ")
-            out[current] = []
-        elif line.startswith(f"{printer}: ") and not line.startswith(f"{printer}: progress"):
-            out[current].append(line.removeprefix(f"{printer}: "))
-        elif "error" in line.lower() or "traceback" in line.lower():
-            out[current].append(f"console: {line}")
-    return out
 
 
 def read(path: Path) -> np.ndarray:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from gansynth_probe import run_shipped, sections
 
 from dlwa import checkpoints, pd_runner
 from dlwa.audio.resample import resampled_length
@@ -31,8 +32,6 @@ UNPITCHED_MODEL = pytest.mark.xfail(
     reason="shipped all_instruments does not make notes of the requested pitch yet",
     strict=True)
 
-PATCHES = Path(__file__).resolve().parent / "patches"
-HARNESS = PATCHES / "gansynth_harness.pd"
 PD_SR = 48000  # pd_runner's default -r
 MODEL = "all_instruments"
 
@@ -52,31 +51,6 @@ def note_length(config: dict) -> int:
 
 def untrained_pitch(config: dict) -> int:
     return next(p for p in range(100, 128) if p not in config["pitches"])
-
-
-def run_shipped(patch: str, sends: list[str], timeout_s: float = 180) -> pd_runner.PdRun:
-    """Open ``pd_patches/<patch>`` with the probe in it, send ``sends`` in order, quit."""
-    pd_runner.build_external()
-    return pd_runner.run_patch(
-        HARNESS, timeout_s=timeout_s, paths=[pd_runner.PATCH_DIR, PATCHES],
-        extra_args=["-open", str(pd_runner.PATCH_DIR / patch)],
-        send=[f"gst-attach symbol {patch}", *sends, "pd quit"]).check()
-
-
-def sections(run: pd_runner.PdRun) -> dict[str, list[str]]:
-    """The object's replies (``[print gansynth]``, no progress) and the console's error
-    lines after each ``gst-mark <word>``, by word; ``""``: before the first mark."""
-    out: dict[str, list[str]] = {"": []}
-    current = ""
-    for line in run.lines:
-        if line.startswith("gst-mark: "):
-            current = line.removeprefix("gst-mark: ")
-            out[current] = []
-        elif line.startswith("gansynth: ") and not line.startswith("gansynth: progress"):
-            out[current].append(line.removeprefix("gansynth: "))
-        elif "error" in line.lower() or "traceback" in line.lower():
-            out[current].append(f"console: {line}")
-    return out
 
 
 def read(path: Path) -> np.ndarray:
