@@ -612,7 +612,8 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
                 break
     except KeyboardInterrupt:
         save()
-        log(f"interrupted at {images:,} images: saved; add --resume to continue")
+        log(f"interrupted at {images:,} images: saved; run the same command with --resume "
+            "to continue")
         raise
     finally:
         if bar is not None:
