@@ -224,7 +224,8 @@ def fit(model: GANSynth, *, layer: str = "conv0", samples: int = 8192,
 
 def synthesize_edited(model: GANSynth, space: GANSpace, pitches: Sequence[int],
                       amplitudes: np.ndarray, *, z: np.ndarray | None = None,
-                      batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+                      batch_size: int = DEFAULT_BATCH_SIZE,
+                      progress: Progress | None = None) -> np.ndarray:
     """Notes steered along the components: relative to ``z`` or, without it, absolute.
 
     Args:
@@ -235,6 +236,7 @@ def synthesize_edited(model: GANSynth, space: GANSpace, pitches: Sequence[int],
             broadcasts).
         z: ``[n_notes, latent]`` latents for relative edits; ``None`` for absolute ones.
         batch_size: Notes per generator call.
+        progress: Called with the share done after each batch (may raise to stop).
 
     Returns:
         float32 ``[n_notes, audio_length]``.
@@ -265,6 +267,8 @@ def synthesize_edited(model: GANSynth, space: GANSpace, pitches: Sequence[int],
         out[start:start + batch_size] = generate(
             model, torch.from_numpy(z[start:start + batch_size]),
             pitches[start:start + batch_size], layer_hook=hook).numpy()
+        if progress is not None:
+            progress(min(start + batch_size, n) / n)
     return out
 
 

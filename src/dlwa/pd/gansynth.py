@@ -114,8 +114,8 @@ class gansynth(PdObject):  # Pd object names are lower case
     def synthesize_1(self, *groups: Any) -> Generator[None, None, None]:
         """One note per ``z out pitch`` group, batched; replies ``synthesized``."""
         if not groups or len(groups) % 3:
-            raise ValueError(f"synthesize takes groups of three (z array, out array, pitch): "
-                             f"got {len(groups)} argument(s)")
+            raise ValueError(f"synthesize takes groups of three (z array - out array - "
+                             f"pitch): got {len(groups)} argument(s)")
         triples = [groups[i:i + 3] for i in range(0, len(groups), 3)]
         z_names = self._arrays([g[0] for g in triples], "")
         out_names = self._arrays([g[1] for g in triples], "")
@@ -134,7 +134,8 @@ class gansynth(PdObject):  # Pd object names are lower case
 
             amplitudes = self.read_array(self.amplitudes)[0][:self.space.n_components]
             notes = synthesize_edited(model, self.space, [int(p) for p in pitches],
-                                      amplitudes[None], z=z, batch_size=self.batch)
+                                      amplitudes[None], z=z, batch_size=self.batch,
+                                      progress=self.progress)
         else:
             notes = synthesize(model, z, [int(p) for p in pitches], batch_size=self.batch,
                                progress=self.progress)
@@ -233,7 +234,7 @@ class gansynth(PdObject):  # Pd object names are lower case
             rows[i, :min(len(edits), width)] = edits[:width]
         self.state = "synthesizing"
         notes = synthesize_edited(model, self.space, [p for _, p, _ in requests], rows,
-                                  batch_size=self.batch)
+                                  batch_size=self.batch, progress=self.progress)
         for (out, _, _), note in zip(requests, notes):
             self.write_array(out, self._to_array_rate(note))
         self.reply("synthesized")
