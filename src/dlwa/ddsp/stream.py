@@ -119,19 +119,19 @@ class LiveFeatures:
         stop = int(self.ready(self.n_samples))
         ends = np.arange(self.n_frames, stop) * self.hop + self.lookahead - self.buffer_start
         self.n_frames = stop
-        keep = len(self.buffer) - self.history - self.hop
+        yin = self.buffer[ends[:, None] + np.arange(-self.yin_length, 0)]
+        frames = self.buffer[ends[:, None] + np.arange(-self.n_fft, 0)] * self.window
+        # Keep what the next frame reads (its window ends one hop after this call's last).
+        keep = stop * self.hop + self.lookahead - self.history - self.buffer_start
         if keep > 0:
             self.buffer = self.buffer[keep:]
             self.buffer_start += keep
-            ends -= keep
         if len(ends) == 0:
             empty = np.zeros(0, dtype=np.float32)
             return LiveFrames(empty, empty, empty)
-        yin = self.buffer[ends[:, None] + np.arange(-self.yin_length, 0)]
         with torch.inference_mode():
             f0, confidence = _yin_frames(torch.from_numpy(yin), self.tau_min, self.tau_max,
                                          YIN_THRESHOLD, self.sample_rate)
-        frames = self.buffer[ends[:, None] + np.arange(-self.n_fft, 0)] * self.window
         power = np.abs(np.fft.rfft(frames, axis=-1)) ** 2
         mean_power = np.maximum((power * self.weights).mean(axis=-1), 10 ** (-DDSP_DB_RANGE / 10))
         loudness = np.maximum(10 * np.log10(mean_power) + self.offset_db, -DDSP_DB_RANGE)
@@ -198,9 +198,12 @@ class LiveAdjust:
         self.level_db = loudness if self.level_db is None else (
             self.level_db + (loudness - self.level_db) / level_memory)
         threshold = max((self.level_db - NOTE_MIN_DB) * NOTE_CONFIDENCE**2, 1e-6)
-        self.recent_levels.append(confidence**2 * (loudness - NOTE_MIN_DB))
+        level = confidence**2 * (loudness - NOTE_MIN_DB)
+        self.recent_levels.append(level)
         del self.recent_levels[:-NOTE_SMOOTHING_FRAMES]
-        value = sum(self.recent_levels) / NOTE_SMOOTHING_FRAMES / threshold
+        # A note starts at once and ends smoothly: a causal average alone would hold
+        # every onset down by up to ``quiet`` dB while it catches up.
+        value = max(level, sum(self.recent_levels) / NOTE_SMOOTHING_FRAMES) / threshold
         on = value >= 1.0
         pitch = float(hz_to_midi(np.float64(f0))) if f0 > 0 else 0.0
         if on:
@@ -335,7 +338,7 @@ class LiveSynth:
         self.noise_start = 0  # … from this stream sample on
         self.noise_from = 0  # frames before this one have their noise added already
         self.gru_state: torch.Tensor | None = None
-        self.phase: torch.Tensor | None = None
+        self.phase: float | None = None  # the fundamental's, in cycles
         self.controls: dict[str, torch.Tensor] = {}
         self.n_frames = 0  # decoded
         self.n_blocks = 0  # rendered
@@ -385,34 +388,54 @@ class LiveSynth:
         k0, k1 = self.n_blocks, self.n_frames - self.frames_ahead
         if k1 <= k0:
             return np.zeros(0, dtype=np.float32)
-        left = 1 if k0 > 0 else 0  # one frame of context on the left
-        offset = k0 - left - (self.n_frames - self.controls["f0_hz"].shape[1])
-        c = {name: value[:, offset:] for name, value in self.controls.items()}
+        offset = k0 - (self.n_frames - self.controls["f0_hz"].shape[1])
+        c = {name: value[0, offset:offset + k1 - k0 + 1] for name, value in self.controls.items()}
+        harmonic = self._harmonics(c["f0_hz"][:, 0].double().numpy(),
+                                   (c["amplitudes"] * c["harmonic_distribution"]).numpy())
         n = (k1 - k0) * self.hop
-        harmonic, self.phase = core.harmonic_synthesis(
-            c["f0_hz"], c["amplitudes"], c["harmonic_distribution"],
-            n_samples=c["f0_hz"].shape[1] * self.hop, sample_rate=self.sample_rate,
-            initial_phase=self.phase, start=left * self.hop, stop=left * self.hop + n)
         a = k0 * self.hop - self.noise_start
         noise = self.noise[a:a + n]
         self.noise = self.noise[a + n:]
         self.noise_start = k1 * self.hop
         self.n_blocks = k1
-        keep = self.n_frames - (k1 - 1)  # the last rendered frame is the next left context
+        keep = self.n_frames - k1  # block k1 starts from frame k1
         self.controls = {name: value[:, -keep:] for name, value in self.controls.items()}
-        return harmonic[0].numpy() + noise
+        return harmonic + noise
+
+    def _harmonics(self, f0_hz: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The oscillator bank over frames ``k0 … k1`` ([n + 1] f0, [n + 1, n_harmonics]
+        weights): n blocks, as :func:`dlwa.ddsp.core.harmonic_synthesis` renders them
+        (f0 linear, amplitudes raised-cosine between frames, phase summed in float64 from
+        the last block's), except that a partial is silenced per block where it would reach
+        Nyquist at either end. The offline rule (each frame masked by its neighbours' f0
+        too) would need the frame after next, 4 ms more look-ahead; this one gives the same
+        audio however the frames are grouped into calls.
+        """
+        n_blocks = len(f0_hz) - 1
+        k = np.arange(1, weights.shape[1] + 1)
+        top = np.maximum(f0_hz[:-1], f0_hz[1:])  # [n_blocks]
+        mask = top[:, None] * k[None, :] < self.sample_rate / 2
+        position = np.arange(self.hop) / self.hop
+        smooth = 0.5 - 0.5 * np.cos(np.pi * position)
+        f0 = (f0_hz[:-1, None] * (1 - position) + f0_hz[1:, None] * position).reshape(-1)
+        start = 0.0 if self.phase is None else self.phase
+        phase = start + np.cumsum(f0 / self.sample_rate)
+        self.phase = float(np.remainder(phase[-1], 1.0))
+        angle = (2 * np.pi * np.remainder(phase, 1.0)).astype(np.float32)
+        amp = (weights[:-1] * mask)[:, None, :] * (1 - smooth)[None, :, None] + \
+            (weights[1:] * mask)[:, None, :] * smooth[None, :, None]
+        amp = amp.reshape(n_blocks * self.hop, -1).astype(np.float32)
+        return (np.sin(angle[:, None] * k[None, :].astype(np.float32)) * amp).sum(axis=1)
 
     def take_over(self, old: LiveSynth, frames: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Continue ``old``'s stream with this model, without a gap.
 
-        ``frames`` are the adjusted ``(f0_hz, loudness_db)`` of frames ``old.n_blocks − 1
-        …`` ``old.n_frames − 1`` (the left context and those decoded but not rendered): this
-        model decodes them again, keeping the oscillators' phase and the noise already
-        added. Returns any audio that becomes ready (normally none).
+        ``frames`` are the adjusted ``(f0_hz, loudness_db)`` of the frames ``old`` decoded
+        but has not rendered yet (``old.n_blocks … old.n_frames − 1``): this model decodes
+        them again, keeping the oscillators' phase and the noise already added. Returns any
+        audio that becomes ready (normally none).
         """
-        context = min(old.n_blocks, 1)
-        self.n_blocks = old.n_blocks
-        self.n_frames = old.n_blocks - context
+        self.n_blocks = self.n_frames = old.n_blocks
         self.noise_from = old.n_frames
         self.noise, self.noise_start = old.noise, old.noise_start
         self.phase = old.phase
@@ -503,8 +526,8 @@ class DDSPStream:
             return
         self.adjust.statistics = model.statistics
         old, self.synth = self.synth, LiveSynth(model, noise=self._noise)
-        first = old.n_blocks - min(old.n_blocks, 1)
-        recent = [values[first - (old.n_frames - len(values)):] for values in self._recent]
+        recent = [values[old.n_blocks - (old.n_frames - len(values)):]
+                  for values in self._recent]
         self._pending = self.synth.take_over(old, (recent[0], recent[1]))
 
     def process(self, audio: np.ndarray) -> np.ndarray:
@@ -528,6 +551,21 @@ class DDSPStream:
             self.starved += 1
             out = np.concatenate([out, np.zeros(len(x) - len(out), dtype=np.float32)])
         return out
+
+
+def transfer_aligned(model: LoadedModel, audio: np.ndarray, *, sample_rate: int,
+                     params: TransferParams | None = None,
+                     noise: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
+    """What :class:`DDSPStream` plays for ``audio``, without its delay: the same stages fed
+    the whole input at once (and its look-ahead of silence after it), so output sample
+    ``n`` is the transfer of input time ``n``. The stream's output equals this delayed by
+    exactly :attr:`DDSPStream.latency` samples; tests and ``dlwa bench`` measure against it.
+    """
+    stream = DDSPStream(model, sample_rate=sample_rate, chunk=DEFAULT_CHUNK, params=params,
+                        noise=noise)
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)
+    out = stream.process(np.concatenate([x, np.zeros(stream.latency, dtype=np.float32)]))
+    return out[stream.latency:]
 
 
 def _live_params(params: TransferParams) -> TransferParams:
