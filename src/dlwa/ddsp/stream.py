@@ -62,6 +62,7 @@ QUANTILE_UPDATE_S = 0.5
 MIN_NOTE_S = 0.2  # note time needed before the running statistics are used
 GLIDE_FRAMES = 8  # one-pole smoothing of the controls: ~32 ms at 250 frames/s
 MAX_CHUNK = 1 << 15
+RING_CHUNKS_REALTIME = 2  # pyext~'s default latency: the worker gets one chunk of time
 
 
 @dataclass
@@ -206,7 +207,7 @@ class LiveAdjust:
         value = max(level, sum(self.recent_levels) / NOTE_SMOOTHING_FRAMES) / threshold
         on = value >= 1.0
         pitch = float(hz_to_midi(np.float64(f0))) if f0 > 0 else 0.0
-        if on:
+        if on and confidence >= NOTE_CONFIDENCE:  # not the few frames of a note's edges
             self._learn_note(pitch, loudness)
         if not on and self.pitch_weight >= MIN_NOTE_S * self.frame_rate:
             # Between notes only, so a note is never split by an octave jump.
@@ -370,7 +371,9 @@ class LiveSynth:
             if k >= self.noise_from:
                 self._add_noise(k, irs[i])
         audio = self._render()
-        return self.reverb.push(audio) if self.reverb is not None and len(audio) else audio
+        if self.reverb is not None and len(audio):
+            audio = audio + self.reverb.push(audio)  # dry + wet, as Reverb.get_signal
+        return audio
 
     def _add_noise(self, k: int, ir: np.ndarray) -> None:
         """Overlap-add frame ``k``'s noise block through its filter (as ``fft_convolve``)."""
@@ -493,6 +496,11 @@ class DDSPStream:
         frames = self.features.ready(self._in.available(n))
         rendered = self.synth.ready(frames)
         return int(max(0, (n - self._out.available(rendered)).max()))
+
+    def host_latency(self, *, realtime: bool) -> int:
+        """The latency in Pd: pyext~'s ring adds two chunks in real time, one in ``-batch``
+        (where ``process`` runs inside the DSP tick)."""
+        return self.latency + (RING_CHUNKS_REALTIME if realtime else 1) * self.chunk
 
     @property
     def latency_ms(self) -> float:
