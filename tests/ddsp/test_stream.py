@@ -211,7 +211,7 @@ def test_loudness_shift_changes_the_level_without_a_click(violin: LoadedModel) -
                           (stream.set(loudness_db_shift=-24.0), stream_all(stream,
                                                                            audio[half:]))[1]])
     change = half + stream.latency
-    rms = lambda x: float(np.sqrt(np.mean(x**2)))  # noqa: E731
+    rms = lambda x: float(np.sqrt(np.mean(x**2)))
     assert rms(out[change + 9600:]) < 0.5 * rms(out[change - 19200:change])
     # The control glides: no sample step around the change larger than in steady play.
     steady = np.abs(np.diff(out[change - 24000:change - 2400])).max()
