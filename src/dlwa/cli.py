@@ -24,6 +24,7 @@ MODEL_VERBS: dict[str, str] = {
     "import": "convert an upstream checkpoint into dlwa's format",
     "eval": "evaluate a model on a folder of data",
     "ganspace": "principal directions of a GAN layer's activations (GANSpace)",
+    "stream": "run audio through a live model chunk by chunk, as its Pd object does",
 }
 
 # Model packages that add sub-commands; each module defines register(verbs: ModelVerbs).

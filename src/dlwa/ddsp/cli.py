@@ -1,4 +1,4 @@
-"""``dlwa train|transfer|eval|import ddsp``: thin shells over the library (no heavy imports here)."""
+"""``dlwa train|transfer|stream|eval|import ddsp``: thin shells over the library (no heavy imports here)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,23 @@ def register(verbs: object) -> None:
     transfer.add_argument("output", help="output wav file")
     transfer.add_argument("--model", required=True, help="checkpoint name (violin) or path")
     _add_transfer_options(transfer)
+
+    stream = verbs.add("stream", "ddsp", _stream,
+                       "live timbre transfer of a sound file, chunk by chunk, as [ddsp~] "
+                       "plays it (the output keeps the stream's delay)")
+    stream.add_argument("input", help="input sound file (any rate, mono or stereo)")
+    stream.add_argument("output", help="output wav file (32-bit float, the input's length)")
+    stream.add_argument("--model", required=True, help="checkpoint name (violin) or path")
+    stream.add_argument("--chunk", type=int, default=None,
+                        help="samples per chunk at the stream's rate (default 384)")
+    stream.add_argument("--sample-rate", type=int, default=None,
+                        help="the host's rate (default: the input file's)")
+    stream.add_argument("--f0-octave-shift", type=float, default=0.0)
+    stream.add_argument("--f0-confidence-threshold", type=float, default=0.0)
+    stream.add_argument("--loudness-db-shift", type=float, default=0.0)
+    stream.add_argument("--no-adjust", action="store_true", help="turn auto adjust off")
+    stream.add_argument("--quiet", type=float, default=20.0, help="dB between notes (adjust)")
+    stream.add_argument("--autotune", type=float, default=0.0, help="0..1 (adjust)")
 
     evaluate = verbs.add("eval", "ddsp", _eval, "resynthesis spectral loss and pitch accuracy")
     evaluate.add_argument("data", help="folder of audio files")
@@ -102,6 +119,40 @@ def _transfer(args: argparse.Namespace) -> int:
                                     progress=progress, block_duration_s=args.block_seconds)
     bar.close()
     print(f"wrote {args.output} ({n_samples / rate:.2f} s at {rate} Hz, model {model.name})")
+    return 0
+
+
+def _stream(args: argparse.Namespace) -> int:
+    import sys
+
+    from tqdm import tqdm
+
+    from dlwa.audio.io import audio_info
+    from dlwa.ddsp.model import load_model
+    from dlwa.ddsp.stream import DEFAULT_CHUNK, stream_file
+    from dlwa.ddsp.transfer import TransferParams
+
+    model = load_model(args.model)
+    params = TransferParams(
+        f0_octave_shift=args.f0_octave_shift, f0_confidence_threshold=args.f0_confidence_threshold,
+        loudness_db_shift=args.loudness_db_shift, adjust=not args.no_adjust, quiet=args.quiet,
+        autotune=args.autotune).checked()
+    audio_info(args.input)  # a missing or unreadable input: one line, before the bar
+    bar = tqdm(total=100, desc="stream", unit="%", file=sys.stderr,
+               bar_format="{desc} {bar} {n:.0f} % [{elapsed}<{remaining}]")
+    stream = stream_file(args.input, args.output, model=model,
+                         chunk=DEFAULT_CHUNK if args.chunk is None else args.chunk,
+                         params=params,
+                         sample_rate=args.sample_rate,
+                         progress=lambda fraction: bar.update(100 * fraction - bar.n))
+    bar.close()
+    rate, chunk = stream.sample_rate, stream.chunk
+    in_pd = stream.host_latency(realtime=True)
+    print(f"latency {stream.latency} samples = {stream.latency_ms:.2f} ms at {rate} Hz "
+          f"(in Pd with pyext~'s ring of 2 x {chunk}: {in_pd} samples = "
+          f"{1000 * in_pd / rate:.2f} ms)")
+    print(f"wrote {args.output} (model {model.name}, chunk {chunk}; the first "
+          f"{stream.latency} samples are the stream's delay)")
     return 0
 
 

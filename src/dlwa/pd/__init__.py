@@ -9,16 +9,18 @@ Objects:
     tone: renders decaying harmonic tones into arrays (the bridge demo).
     melody_rnn: AI Duet, answers a played phrase with a MelodyRNN continuation.
     timbre_transfer: DDSP timbre transfer from one array into another.
+    ddsp_stream: live DDSP timbre transfer of a signal (the abstraction ``[ddsp~]``).
     gansynth: GANSynth notes, interpolations and hallucinations from latents in arrays.
     halluseq: the HALLU sequencer, a path through a GANSpace rendered as one sound.
 """
 
 from dlwa.pd._host import IN_PD
 from dlwa.pd.base import PdObject
+from dlwa.pd.ddsp_stream import ddsp_stream
 from dlwa.pd.gansynth import gansynth
 from dlwa.pd.halluseq import halluseq
 from dlwa.pd.melody_rnn import melody_rnn
 from dlwa.pd.timbre_transfer import timbre_transfer
 from dlwa.pd.tone import tone
 
-__all__ = ["IN_PD", "PdObject", "gansynth", "halluseq", "melody_rnn", "timbre_transfer", "tone"]
+__all__ = ["IN_PD", "PdObject", "ddsp_stream", "gansynth", "halluseq", "melody_rnn", "timbre_transfer", "tone"]
