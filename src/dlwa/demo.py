@@ -80,6 +80,8 @@ DEMOS: tuple[Demo, ...] = (
          description="a seven-note phrase; attention_rnn answers it after 600 ms of silence"),
     Demo("timbre_transfer", "timbre_transfer.pd", 5.2, send=("timbre_transfer-demo bang",),
          description="DDSP: a trumpet melody transferred to the violin model, then played"),
+    Demo("ddsp_live", "ddsp_live.pd", 5.2, send=("ddsp_live-demo bang",),
+         description="live DDSP: the trumpet melody played through [ddsp~ violin] as it streams"),
     Demo("gansynth", "gansynth.pd", 4.2, send=("gansynth-demo bang",),
          description="GANSynth: a random instrument (seed 7) synthesizes middle C, then plays it"),
 )
