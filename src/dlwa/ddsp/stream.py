@@ -507,6 +507,16 @@ class DDSPStream:
         """:attr:`latency` in milliseconds."""
         return 1000.0 * self.latency / self.sample_rate
 
+    def warm_up(self, seconds: float = 2 * QUANTILE_UPDATE_S) -> None:
+        """Play a loud tone through every code path, then start over: first calls import
+        modules, allocate and plan FFTs, tens of ms that must not fall inside a live chunk."""
+        n = round(seconds * self.sample_rate) // self.chunk * self.chunk
+        t = np.arange(n) / self.sample_rate
+        tone = (0.5 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+        for start in range(0, n, self.chunk):
+            self.process(tone[start:start + self.chunk])
+        self.reset()
+
     def reset(self) -> None:
         """Start over (a new stream): silence, fresh running statistics and model state."""
         self._build()

@@ -25,7 +25,11 @@ Messages (inlet 1; the abstraction's right inlet):
 
 from __future__ import annotations
 
+import gc
+import os
+import sys
 import threading
+import time
 from collections.abc import Generator, Iterable
 from typing import Any
 
@@ -38,8 +42,23 @@ from dlwa.pd.timbre_transfer import LIMITS
 DEFAULT_MODEL = "violin"
 DEFAULT_CHUNK = 384  # dlwa.ddsp.stream.DEFAULT_CHUNK, without importing torch at load time
 MIN_CHUNK, MAX_CHUNK = 16, 8192
+SWITCH_INTERVAL_S = 0.001
 CONTROLS = ("f0_octave_shift", "f0_confidence_threshold", "loudness_db_shift", "adjust",
             "quiet", "autotune")
+
+
+def _follow_pd_priority() -> None:
+    """Give this (the stream's worker) thread real-time priority just below Pd's own, when
+    Pd runs with real-time priority (``-rt``): otherwise any busy process on the machine can
+    delay a chunk past its deadline. Without ``-rt``, or without the right, nothing changes."""
+    try:
+        policy = os.sched_getscheduler(0)  # the process's main thread: Pd's scheduler
+        if policy not in (os.SCHED_FIFO, os.SCHED_RR):
+            return
+        priority = max(1, os.sched_getparam(0).sched_priority - 1)
+        os.sched_setscheduler(threading.get_native_id(), policy, os.sched_param(priority))
+    except (OSError, AttributeError):
+        pass
 
 
 class ddsp_stream(PdObject):  # Pd object names are lower case
@@ -54,6 +73,10 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
 
     def __init__(self, model: Any = DEFAULT_MODEL, chunk: Any = 0, *rest: Any) -> None:
         super().__init__()
+        # Python hands its lock to a waiting thread every 5 ms by default; Pd's thread waits
+        # for it whenever a message reaches Python while the stream works. 1 ms keeps Pd's
+        # scheduler on time (measured in tests/pd/test_ddsp_live_realtime.py).
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self.controls: dict[str, float] = {"f0_octave_shift": 0.0,
                                            "f0_confidence_threshold": 0.0,
                                            "loudness_db_shift": 0.0, "adjust": 1.0,
@@ -63,6 +86,7 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
         self._next_model: Any = None  # loaded on the job thread, swapped in by process
         self._thread_id: int | None = None
         self._reset = False
+        self.timing = (0, 0.0, 0.0)  # chunks, seconds in process, the longest call
         self._arguments = (model, chunk, rest)
 
     def _init(self) -> None:
@@ -84,9 +108,19 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
         self.state = "loading"
         from dlwa.ddsp.model import load_model
 
+        import torch
+
+        # One torch thread, as nn~ does: a second would spin against Pd's own thread.
+        torch.set_num_threads(1)
         loaded = load_model(name, base_dir=self._canvas_dir)
+        stream = self._new_stream(loaded, self._chunk)
+        stream.warm_up()  # first calls are slow (allocations, FFT plans): not on the clock
+        # Move what exists now (torch, the model) out of the collector's reach: a full
+        # collection over it takes tens of ms, and would fall inside some chunk.
+        gc.collect()
+        gc.freeze()
         if self.stream is None:
-            self.stream = self._new_stream(loaded, self._chunk)
+            self.stream = stream
         else:
             self._next_model = loaded
         self.model, self.model_name = loaded, loaded.name
@@ -157,6 +191,13 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """One chunk [1, chunk] in, [1, chunk] out (pyext~'s streaming call)."""
+        start = time.perf_counter()
+        y = self._process(x)
+        elapsed = time.perf_counter() - start
+        self.timing = (self.timing[0] + 1, self.timing[1] + elapsed, max(self.timing[2], elapsed))
+        return y
+
+    def _process(self, x: np.ndarray) -> np.ndarray:
         stream = self.stream
         if stream is None:
             return np.zeros_like(x)
@@ -172,6 +213,7 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
             self._reset = False
         if thread != self._thread_id:
             self._thread_id = thread
+            _follow_pd_priority()
             self.report_latency(stream)
         y = stream.process(x[0])
         frames = stream.last_frames
@@ -221,5 +263,7 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
 
     def status_items(self) -> Iterable[tuple[Any, ...]]:
         """Every control, the chunk and the features switch."""
+        n, total, longest = self.timing
         return [*self.controls.items(), ("chunk", self._chunk),
-                ("features", int(self.send_features))]
+                ("features", int(self.send_features)),
+                ("process_ms", round(1000 * total / max(n, 1), 3), round(1000 * longest, 3))]
