@@ -106,9 +106,9 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
         name = name_arg(name, "model")
         yield
         self.state = "loading"
-        from dlwa.ddsp.model import load_model
-
         import torch
+
+        from dlwa.ddsp.model import load_model
 
         # One torch thread, as nn~ does: a second would spin against Pd's own thread.
         torch.set_num_threads(1)
