@@ -1,4 +1,5 @@
-"""DDSP timbre transfer speed: real-time factor of 60 s of input, per pitch tracker.
+"""DDSP timbre transfer speed: real-time factor of 60 s of input, per pitch tracker, and the
+CPU load of live streaming per chunk size (``streaming``).
 
 ``end_to_end``: :func:`dlwa.ddsp.transfer.transfer` on a 60-s melody at 44.1 kHz with the
 shipped violin model (resampling, features, auto adjust, decoder, synthesis, resampling
@@ -123,3 +124,44 @@ def decoder_full_size() -> list[Measurement]:
                     int8_total_s / 4.0, "s per s of audio",
                     "ddsp 3.7.0: scripts/bench_ddsp_reference.py"),
     ]
+
+
+STREAM_RATE = 48000
+STREAM_CHUNKS = (128, 256, 384, 512, 1024)
+STREAM_SECONDS = 20.0
+
+
+@benchmark("ddsp")
+def streaming() -> list[Measurement]:
+    """Live transfer (:class:`dlwa.ddsp.stream.DDSPStream`, what ``[ddsp~]`` runs): CPU
+    time per second of audio at 48 kHz for each chunk size, with the latency in Pd (the
+    stream's own plus pyext~'s two chunks of ring), one torch thread, after ``warm_up``.
+    The goal is at most 20 % of one core at the default chunk."""
+    import torch
+
+    from dlwa.ddsp.model import DDSPConfig, DDSPModel, LoadedModel, load_model
+    from dlwa.ddsp.stream import DEFAULT_CHUNK, DDSPStream
+
+    torch.set_num_threads(1)
+    audio = _melody(STREAM_RATE)[:int(STREAM_SECONDS * STREAM_RATE)]
+    violin = load_model("violin")
+    full = LoadedModel(DDSPModel(DDSPConfig()).eval(), violin.statistics, "solo_instrument",
+                       "yin")
+    results = []
+    for name, model, chunks in [("violin", violin, STREAM_CHUNKS),
+                                ("solo_instrument.gin sizes", full, (DEFAULT_CHUNK,))]:
+        for chunk in chunks:
+            stream = DDSPStream(model, sample_rate=STREAM_RATE, chunk=chunk)
+            stream.warm_up()
+            n = len(audio) // chunk * chunk
+            start = time.process_time()
+            for i in range(0, n, chunk):
+                stream.process(audio[i:i + chunk])
+            cpu = (time.process_time() - start) / (n / STREAM_RATE)
+            latency_ms = 1000 * stream.host_latency(realtime=True) / STREAM_RATE
+            default = " (default)" if chunk == DEFAULT_CHUNK else ""
+            results.append(Measurement(
+                f"live {name}, chunk {chunk}{default}", 100 * cpu, "% of one core",
+                f"{STREAM_SECONDS:g} s at 48 kHz, latency in Pd {latency_ms:.1f} ms "
+                f"({stream.latency_ms:.1f} ms own + 2 chunks), 1 thread"))
+    return results
