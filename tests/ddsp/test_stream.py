@@ -298,3 +298,46 @@ def test_a_model_swapped_while_playing_continues_without_a_gap(violin: LoadedMod
     flute = stream_all(DDSPStream(load_model("flute"), sample_rate=48000), audio)
     tail = slice(half + stream.latency + 24000, None)
     assert np.corrcoef(out[tail], flute[tail])[0, 1] > 0.9
+
+
+# ----- dlwa stream ddsp
+
+
+def test_dlwa_stream_ddsp_writes_what_the_stream_plays(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], violin: LoadedModel) -> None:
+    from dlwa import cli
+    from dlwa.audio.io import save_audio
+
+    audio = resample(melody(1.0, seed=9), orig_sample_rate=SR, sample_rate=44100)
+    save_audio(tmp_path / "in.wav", audio, sample_rate=44100, subtype="FLOAT")
+    assert cli.main(["stream", "ddsp", "--model", "violin", "--chunk", "256",
+                     "--autotune", "0.5", str(tmp_path / "in.wav"),
+                     str(tmp_path / "out.wav")]) == 0
+    out, rate = load_audio(tmp_path / "out.wav")
+    stream = DDSPStream(violin, sample_rate=44100, chunk=256, params=TransferParams(autotune=0.5))
+    expected = stream_all(stream, np.concatenate([audio, np.zeros(256, np.float32)]))
+    assert rate == 44100 and len(out) == len(audio)
+    assert np.abs(out - expected[:len(out)]).max() < 1e-6
+    printed = capsys.readouterr().out
+    assert f"latency {stream.latency} samples = {stream.latency_ms:.2f} ms at 44100 Hz" in printed
+    assert f"{stream.host_latency(realtime=True)} samples" in printed
+
+
+@pytest.mark.parametrize("option, error", [
+    (["--chunk", "0"], "chunk must be a whole number of samples from 1 to 32768"),
+    (["--autotune", "3"], "autotune must be in [0, 1]"),
+    (["--model", "tuba"], "no checkpoint named 'tuba'"),
+])
+def test_dlwa_stream_ddsp_bad_input_is_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str],
+        error: str) -> None:
+    from dlwa import cli
+    from dlwa.audio.io import save_audio
+
+    save_audio(tmp_path / "in.wav", melody(0.2), sample_rate=SR)
+    args = ["--model", "violin", *option] if option[0] != "--model" else option
+    assert cli.main(["stream", "ddsp", *args, str(tmp_path / "in.wav"),
+                     str(tmp_path / "out.wav")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and error in lines[0]
+    assert not (tmp_path / "out.wav").exists()

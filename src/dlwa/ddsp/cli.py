@@ -138,14 +138,19 @@ def _stream(args: argparse.Namespace) -> int:
         loudness_db_shift=args.loudness_db_shift, adjust=not args.no_adjust, quiet=args.quiet,
         autotune=args.autotune).checked()
     audio_info(args.input)  # a missing or unreadable input: one line, before the bar
-    bar = tqdm(total=100, desc="stream", unit="%", file=sys.stderr,
-               bar_format="{desc} {bar} {n:.0f} % [{elapsed}<{remaining}]")
+    bars: list[tqdm] = []  # made at the first progress: a bad argument prints one line
+
+    def progress(fraction: float) -> None:
+        if not bars:
+            bars.append(tqdm(total=100, desc="stream", unit="%", file=sys.stderr,
+                             bar_format="{desc} {bar} {n:.0f} % [{elapsed}<{remaining}]"))
+        bars[0].update(100 * fraction - bars[0].n)
+
     stream = stream_file(args.input, args.output, model=model,
                          chunk=DEFAULT_CHUNK if args.chunk is None else args.chunk,
-                         params=params,
-                         sample_rate=args.sample_rate,
-                         progress=lambda fraction: bar.update(100 * fraction - bar.n))
-    bar.close()
+                         params=params, sample_rate=args.sample_rate, progress=progress)
+    for bar in bars:
+        bar.close()
     rate, chunk = stream.sample_rate, stream.chunk
     in_pd = stream.host_latency(realtime=True)
     print(f"latency {stream.latency} samples = {stream.latency_ms:.2f} ms at {rate} Hz "

@@ -86,7 +86,8 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
         self._next_model: Any = None  # loaded on the job thread, swapped in by process
         self._thread_id: int | None = None
         self._reset = False
-        self.timing = (0, 0.0, 0.0)  # chunks, seconds in process, the longest call
+        # chunks, seconds in process, the longest call, calls longer than their chunk lasts
+        self.timing: tuple[int, float, float, int] = (0, 0.0, 0.0, 0)
         self._arguments = (model, chunk, rest)
 
     def _init(self) -> None:
@@ -194,7 +195,9 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
         start = time.perf_counter()
         y = self._process(x)
         elapsed = time.perf_counter() - start
-        self.timing = (self.timing[0] + 1, self.timing[1] + elapsed, max(self.timing[2], elapsed))
+        n, total, longest, late = self.timing
+        over = elapsed * pyext._samplerate() > x.shape[1]  # longer than the chunk lasts
+        self.timing = (n + 1, total + elapsed, max(longest, elapsed), late + over)
         return y
 
     def _process(self, x: np.ndarray) -> np.ndarray:
@@ -263,7 +266,8 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
 
     def status_items(self) -> Iterable[tuple[Any, ...]]:
         """Every control, the chunk and the features switch."""
-        n, total, longest = self.timing
+        n, total, longest, late = self.timing
         return [*self.controls.items(), ("chunk", self._chunk),
                 ("features", int(self.send_features)),
-                ("process_ms", round(1000 * total / max(n, 1), 3), round(1000 * longest, 3))]
+                ("process_ms", round(1000 * total / max(n, 1), 3), round(1000 * longest, 3),
+                 late)]
