@@ -135,8 +135,9 @@ def test_features_report_the_input_and_can_be_switched_off(audio: np.ndarray) ->
     play(obj, tone)
     replies = standin.outputs(obj)
     pitches = [float(r.split()[1]) for r in replies if r.startswith("pitch")]
-    # One per chunk, from the first chunk that completes a frame (8 ms of look-ahead).
-    assert len(pitches) == len(tone) // CHUNK - 1 and abs(pitches[-1] - 69.0) < 0.1
+    # Every 25 ms: at the first chunk that ends at least 25 ms after the last reply.
+    every = -(-int(0.025 * PD_SR) // CHUNK)  # 4 chunks of 8 ms
+    assert len(pitches) == (len(tone) // CHUNK) // every and abs(pitches[-1] - 69.0) < 0.1
     assert any(r.startswith("loudness") for r in replies)
     assert say(obj, "features 0") == ["done features 0"]
     play(obj, tone[:4 * CHUNK])

@@ -18,7 +18,7 @@ Messages (inlet 1; the abstraction's right inlet):
 - ``latency``: replies ``latency <samples> <ms>`` (also sent whenever DSP starts).
 - ``chunk <samples>``: the chunk from the next DSP start (16…8192); replies ``done chunk``.
 - ``features <0|1>``: send the tracked input as ``pitch <midi> <confidence>`` and
-  ``loudness <dB>`` once per chunk (default on).
+  ``loudness <dB>`` every 25 ms (the first chunk after; default on).
 - ``reset``: forget the running statistics of auto adjust (a new performer).
 - ``unload`` (silence), ``status``, ``help``, ``stop``, as every dlwa object.
 """
@@ -43,6 +43,7 @@ DEFAULT_MODEL = "violin"
 DEFAULT_CHUNK = 384  # dlwa.ddsp.stream.DEFAULT_CHUNK, without importing torch at load time
 MIN_CHUNK, MAX_CHUNK = 16, 8192
 SWITCH_INTERVAL_S = 0.001
+FEATURES_EVERY_S = 0.025  # pitch and loudness replies: 40 a second, enough to watch or play
 CONTROLS = ("f0_octave_shift", "f0_confidence_threshold", "loudness_db_shift", "adjust",
             "quiet", "autotune")
 
@@ -82,6 +83,7 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
                                            "loudness_db_shift": 0.0, "adjust": 1.0,
                                            "quiet": 20.0, "autotune": 0.0}
         self.send_features = True
+        self._unreported = 0  # samples played since the last pitch and loudness replies
         self.stream: Any = None  # DDSPStream, once a model is loaded
         self._next_model: Any = None  # loaded on the job thread, swapped in by process
         self._thread_id: int | None = None
@@ -178,7 +180,7 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
 
     @message("features <0|1>")
     def features_1(self, value: Any) -> None:
-        """Send ``pitch`` and ``loudness`` of the input once per chunk (1) or not (0)."""
+        """Send ``pitch`` and ``loudness`` of the input every 25 ms (1) or not (0)."""
         self.send_features = bool(number(value, "features", low=0, high=1))
         self.done("features", int(self.send_features))
 
@@ -220,7 +222,10 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
             self.report_latency(stream)
         y = stream.process(x[0])
         frames = stream.last_frames
-        if self.send_features and frames is not None and len(frames):
+        self._unreported += x.shape[1]
+        if (self.send_features and frames is not None and len(frames)
+                and self._unreported >= FEATURES_EVERY_S * stream.sample_rate):
+            self._unreported = 0
             f0 = max(float(frames.f0_hz[-1]), 1e-3)
             self.reply("pitch", round(69.0 + 12.0 * float(np.log2(f0 / 440.0)), 3),
                        round(float(frames.confidence[-1]), 3))
