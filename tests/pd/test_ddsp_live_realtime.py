@@ -26,6 +26,7 @@ import soundfile as sf
 from dlwa import pd_runner
 from dlwa.audio.io import load_audio
 from dlwa.audio.resample import resample
+from dlwa.pd.ddsp_stream import DEFAULT_CHUNK, FEATURES_EVERY_S
 from dlwa.pd_runner import Patch
 
 pytestmark = pytest.mark.pd
@@ -67,7 +68,7 @@ def realtime_patch(wav: Path, n_samples: int, seconds: float, *,
         p.connect(select, i, box, 0)
         p.connect(box, 0, live, 1)
 
-    # replies: the worst underrun count, the pitch replies (one every 25 ms), done
+    # replies: the worst underrun count, the pitch replies (every 4 chunks), done
     replies = p.obj("route underruns pitch done loaded")
     worst_u, keep_u = p.obj("max"), p.obj("f")
     chunk_bang, chunks, chunks_inc = p.obj("t b"), p.obj("f"), p.obj("+ 1")
@@ -150,7 +151,8 @@ def test_live_transfer_in_real_time(pd_external: Path, tmp_path: Path) -> None:
                ("LATE_MS", "UNDERRUNS", "PITCHES", "CONTROLS")}
     print(f"\n{SECONDS:g} s of live transfer at {RATE} Hz: {figures}",
           *[line for line in run.printed("STATUS") if line.startswith("process_ms")])
-    assert figures["PITCHES"] >= 0.9 * SECONDS * 40  # it really ran, all along
+    every = -(-int(FEATURES_EVERY_S * RATE) // DEFAULT_CHUNK)  # chunks per pitch reply
+    assert figures["PITCHES"] >= 0.9 * SECONDS * RATE / (every * DEFAULT_CHUNK)  # all along
     assert figures["CONTROLS"] >= SECONDS - 2
     status = dict(line.split(" ", 1) for line in run.printed("STATUS"))
     assert status["model"] == "ddsp_violin" and status["loudness_db_shift"] == "0"
