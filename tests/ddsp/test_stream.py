@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ from dlwa.ddsp.model import LoadedModel, load_model
 from dlwa.ddsp.stream import (
     DEFAULT_CHUNK,
     DDSPStream,
+    LiveAdjust,
     LiveFeatures,
+    LiveFrames,
     LiveSynth,
     PartitionedConvolution,
     transfer_aligned,
@@ -216,6 +219,22 @@ def test_loudness_shift_changes_the_level_without_a_click(violin: LoadedModel) -
     # The control glides: no sample step around the change larger than in steady play.
     steady = np.abs(np.diff(out[change - 24000:change - 2400])).max()
     assert np.abs(np.diff(out[change - 2400:change + 4800])).max() <= 1.1 * steady
+
+
+def test_controls_glide_over_about_30_ms(violin: LoadedModel) -> None:
+    """A control change reaches the decoder as a glide (one-pole, 8 frames), not a step."""
+    adjust = LiveAdjust(violin.statistics, frame_rate=250)
+    steady = LiveFrames(np.full(40, 440.0, np.float32), np.ones(40, np.float32),
+                        np.full(40, -30.0, np.float32))
+    params = TransferParams(adjust=False)
+    adjust(steady, params)
+    f0, loudness = adjust(steady, replace(params, loudness_db_shift=-24.0, f0_octave_shift=1.0))
+    assert loudness[0] == pytest.approx(-33.0, abs=0.01)  # 1/8 of the way
+    assert loudness[7] == pytest.approx(-30.0 - 24.0 * (1 - (7 / 8) ** 8), abs=0.01)  # 32 ms
+    assert abs(loudness[-1] - -54.0) < 0.1
+    cents = 1200 * np.log2(f0 / 440.0)
+    assert cents[0] == pytest.approx(150.0, abs=1) and abs(cents[-1] - 1200) < 5
+    assert np.all(np.diff(cents) > 0)
 
 
 def test_confidence_threshold_one_unvoices_everything(violin: LoadedModel) -> None:
