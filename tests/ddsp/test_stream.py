@@ -231,7 +231,7 @@ def test_controls_glide_over_about_30_ms(violin: LoadedModel) -> None:
     f0, loudness = adjust(steady, replace(params, loudness_db_shift=-24.0, f0_octave_shift=1.0))
     assert loudness[0] == pytest.approx(-33.0, abs=0.01)  # 1/8 of the way
     assert loudness[7] == pytest.approx(-30.0 - 24.0 * (1 - (7 / 8) ** 8), abs=0.01)  # 32 ms
-    assert abs(loudness[-1] - -54.0) < 0.1
+    assert abs(loudness[-1] - -54.0) < 0.2  # 160 ms: there
     cents = 1200 * np.log2(f0 / 440.0)
     assert cents[0] == pytest.approx(150.0, abs=1) and abs(cents[-1] - 1200) < 5
     assert np.all(np.diff(cents) > 0)
