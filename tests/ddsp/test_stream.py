@@ -233,7 +233,7 @@ def test_controls_glide_over_about_30_ms(violin: LoadedModel) -> None:
     assert loudness[7] == pytest.approx(-30.0 - 24.0 * (1 - (7 / 8) ** 8), abs=0.01)  # 32 ms
     assert abs(loudness[-1] - -54.0) < 0.2  # 160 ms: there
     cents = 1200 * np.log2(f0 / 440.0)
-    assert cents[0] == pytest.approx(150.0, abs=1) and abs(cents[-1] - 1200) < 5
+    assert cents[0] == pytest.approx(150.0, abs=1) and abs(cents[-1] - 1200) < 10
     assert np.all(np.diff(cents) > 0)
 
 
