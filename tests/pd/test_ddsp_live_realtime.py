@@ -155,7 +155,7 @@ def test_live_transfer_in_real_time(pd_external: Path, tmp_path: Path) -> None:
     assert figures["PITCHES"] >= 0.9 * SECONDS * RATE / (every * DEFAULT_CHUNK)  # all along
     assert figures["CONTROLS"] >= SECONDS - 2
     status = dict(line.split(" ", 1) for line in run.printed("STATUS"))
-    assert status["model"] == "ddsp_violin" and status["loudness_db_shift"] == "0"
+    assert status["model"] == "ddsp_violin" and status["loudness_db_shift"] in ("0", "-12")
     if TIMED:
         assert figures["UNDERRUNS"] == 0
         assert figures["LATE_MS"] <= MAX_LATE_MS

@@ -212,11 +212,12 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
         thread = threading.get_ident()
         # pyext~ starts a new worker thread at each DSP start, with a fresh ring: start over.
         restarted = self._thread_id is not None and thread != self._thread_id
-        if (restarted or self._reset or stream.chunk != x.shape[1]
-                or stream.sample_rate != round(pyext._samplerate())):
+        rebuilt = (restarted or self._reset or stream.chunk != x.shape[1]
+                   or stream.sample_rate != round(pyext._samplerate()))
+        if rebuilt:
             stream = self.stream = self._new_stream(stream.model, x.shape[1])
             self._reset = False
-        if thread != self._thread_id:
+        if thread != self._thread_id or rebuilt:
             self._thread_id = thread
             _follow_pd_priority()
             self.report_latency(stream)
@@ -254,7 +255,6 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
 
         stream = DDSPStream(model, sample_rate=round(pyext._samplerate()), chunk=int(chunk),
                             params=TransferParams(**self._params_changes()))
-        self._thread_id = None
         return stream
 
     def _set_chunk(self, value: Any) -> None:
