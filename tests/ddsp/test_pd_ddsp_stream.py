@@ -6,6 +6,7 @@ Every message is checked by its effect on what ``process`` plays, against the li
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +206,26 @@ def test_bad_creation_arguments_are_reported(audio: np.ndarray) -> None:
     assert any(r.startswith("error chunk must be a number between 16") for r in replies)
     assert obj._chunk == CHUNK  # the default stays
     assert np.abs(play(obj, audio[:PD_SR // 2])).max() > 0
+
+
+def test_a_model_at_another_rate_restarts_the_stream_and_reports_its_latency(
+        audio: np.ndarray, tmp_path: Path) -> None:
+    import torch
+    from ddsp_helpers import STATISTICS, TINY
+
+    from dlwa.ddsp.model import DDSPModel, save_model
+
+    torch.manual_seed(0)
+    fast = DDSPModel(replace(TINY, sample_rate=32000))
+    with torch.no_grad():
+        fast.decoder.dense_out.bias[0] = 3.0
+    save_model(tmp_path / "ddsp_fast", fast, statistics=STATISTICS, training={"tracker": "yin"})
+    obj = make("violin", tmp_path=tmp_path)
+    play(obj, audio[:4 * CHUNK])
+    assert say(obj, "load ddsp_fast") == ["loaded ddsp_fast"]
+    out = play(obj, audio[4 * CHUNK:])
+    expected = DDSPStream(load_model(tmp_path / "ddsp_fast"), sample_rate=PD_SR, chunk=CHUNK)
+    samples = expected.latency + CHUNK
+    assert obj.stream.model.name == "ddsp_fast" and obj.stream.latency == expected.latency
+    assert f"latency {samples} {round(1000 * samples / PD_SR, 2):g}" in standin.outputs(obj)
+    assert np.abs(out[-PD_SR // 4:]).max() > 0

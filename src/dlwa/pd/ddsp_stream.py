@@ -208,7 +208,10 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
             return np.zeros_like(x)
         if self._next_model is not None:
             model, self._next_model = self._next_model, None
+            latency = stream.latency
             stream.swap_model(model)
+            if stream.latency != latency:  # another model rate: the stream started over
+                self.report_latency(stream)
         thread = threading.get_ident()
         # pyext~ starts a new worker thread at each DSP start, with a fresh ring: start over.
         restarted = self._thread_id is not None and thread != self._thread_id
