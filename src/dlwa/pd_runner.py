@@ -142,6 +142,27 @@ class Patch:
         for i, (target, inlet) in enumerate(targets):
             self.connect(trigger, len(targets) - 1 - i, target, inlet)
 
+    def lateness_meter(self, tick: int, outlet: int = 0) -> tuple[int, int, int]:
+        """How late Pd's scheduler runs: at each bang from ``tick``'s ``outlet``, real time
+        minus logical time since the start, worst so far.
+
+        Returns:
+            ``(timer, realtime, worst)``: bang ``timer`` and ``realtime`` to start (both
+            left inlets), bang ``worst`` (an ``[f]``) at the end to output the figure in ms.
+        """
+        both = self.obj("t b b")
+        timer, real, minus, most, worst = (self.obj(x) for x in
+                                           ("timer", "realtime", "-", "max", "f"))
+        self.connect(tick, outlet, both, 0)
+        self.connect(both, 1, timer, 1)
+        self.connect(both, 0, real, 1)
+        self.connect(timer, 0, minus, 1)
+        self.connect(real, 0, minus, 0)
+        self.connect(minus, 0, most, 0)
+        self.connect(most, 0, most, 1)
+        self.connect(most, 0, worst, 1)
+        return timer, real, worst
+
     def sequence(self, *steps: tuple[str, int, int]) -> None:
         """At load time send each message box text, ``(text, target, inlet)``, in order.
 

@@ -91,16 +91,7 @@ def realtime_patch(wav: Path, n_samples: int, seconds: float, *,
 
     # Pd's side, every millisecond: how late is the scheduler (worst so far)?
     tick = p.obj("metro 1")
-    lt = p.obj("t b b")
-    timer, real, minus, worst, keep = (p.obj(x) for x in ("timer", "realtime", "-", "max", "f"))
-    p.connect(tick, 0, lt, 0)
-    p.connect(lt, 1, timer, 1)
-    p.connect(lt, 0, real, 1)
-    p.connect(timer, 0, minus, 1)
-    p.connect(real, 0, minus, 0)
-    p.connect(minus, 0, worst, 0)
-    p.connect(worst, 0, worst, 1)
-    p.connect(worst, 0, keep, 1)
+    timer, real, keep = p.lateness_meter(tick)
 
     end = p.obj(f"delay {seconds * 1000}")
     fin = p.obj("t b b b b b")

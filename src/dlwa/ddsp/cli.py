@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dlwa.ddsp.transfer import TransferParams
 
 PITCH_TRACKER_NAMES = ("yin", "crepe-tiny", "crepe-full")
 
@@ -45,12 +49,7 @@ def register(verbs: object) -> None:
                         help="samples per chunk at the stream's rate (default 384)")
     stream.add_argument("--sample-rate", type=int, default=None,
                         help="the host's rate (default: the input file's)")
-    stream.add_argument("--f0-octave-shift", type=float, default=0.0)
-    stream.add_argument("--f0-confidence-threshold", type=float, default=0.0)
-    stream.add_argument("--loudness-db-shift", type=float, default=0.0)
-    stream.add_argument("--no-adjust", action="store_true", help="turn auto adjust off")
-    stream.add_argument("--quiet", type=float, default=20.0, help="dB between notes (adjust)")
-    stream.add_argument("--autotune", type=float, default=0.0, help="0..1 (adjust)")
+    _add_control_options(stream)
 
     evaluate = verbs.add("eval", "ddsp", _eval, "resynthesis spectral loss and pitch accuracy")
     evaluate.add_argument("data", help="folder of audio files")
@@ -65,13 +64,28 @@ def register(verbs: object) -> None:
     importer.add_argument("--out", required=True, help="dlwa checkpoint folder to write")
 
 
-def _add_transfer_options(parser: argparse.ArgumentParser) -> None:
+def _add_control_options(parser: argparse.ArgumentParser) -> None:
+    """The transfer controls, the same for ``transfer`` and ``stream``."""
     parser.add_argument("--f0-octave-shift", type=float, default=0.0)
     parser.add_argument("--f0-confidence-threshold", type=float, default=0.0)
     parser.add_argument("--loudness-db-shift", type=float, default=0.0)
     parser.add_argument("--no-adjust", action="store_true", help="turn auto adjust off")
     parser.add_argument("--quiet", type=float, default=20.0, help="dB between notes (adjust)")
     parser.add_argument("--autotune", type=float, default=0.0, help="0..1 (adjust)")
+
+
+def _params(args: argparse.Namespace) -> TransferParams:
+    """TransferParams from the control options (and ``--tracker`` where there is one)."""
+    from dlwa.ddsp.transfer import TransferParams
+
+    return TransferParams(
+        f0_octave_shift=args.f0_octave_shift, f0_confidence_threshold=args.f0_confidence_threshold,
+        loudness_db_shift=args.loudness_db_shift, adjust=not args.no_adjust, quiet=args.quiet,
+        autotune=args.autotune, tracker=getattr(args, "tracker", None))
+
+
+def _add_transfer_options(parser: argparse.ArgumentParser) -> None:
+    _add_control_options(parser)
     parser.add_argument("--tracker", choices=PITCH_TRACKER_NAMES, default=None)
     parser.add_argument("--sample-rate", type=int, default=None,
                         help="output rate (default: the model's)")
@@ -101,13 +115,10 @@ def _transfer(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from dlwa.ddsp.model import load_model
-    from dlwa.ddsp.transfer import TransferParams, transfer_file
+    from dlwa.ddsp.transfer import transfer_file
 
     model = load_model(args.model, quantize=args.int8)
-    params = TransferParams(
-        f0_octave_shift=args.f0_octave_shift, f0_confidence_threshold=args.f0_confidence_threshold,
-        loudness_db_shift=args.loudness_db_shift, adjust=not args.no_adjust, quiet=args.quiet,
-        autotune=args.autotune, tracker=args.tracker)
+    params = _params(args)
     bar = tqdm(total=100, desc="transfer", unit="%", file=sys.stderr,
                bar_format="{desc} {bar} {n:.0f} % [{elapsed}<{remaining}]")
 
@@ -130,13 +141,9 @@ def _stream(args: argparse.Namespace) -> int:
     from dlwa.audio.io import audio_info
     from dlwa.ddsp.model import load_model
     from dlwa.ddsp.stream import DEFAULT_CHUNK, stream_file
-    from dlwa.ddsp.transfer import TransferParams
 
     model = load_model(args.model)
-    params = TransferParams(
-        f0_octave_shift=args.f0_octave_shift, f0_confidence_threshold=args.f0_confidence_threshold,
-        loudness_db_shift=args.loudness_db_shift, adjust=not args.no_adjust, quiet=args.quiet,
-        autotune=args.autotune).checked()
+    params = _params(args).checked()
     audio_info(args.input)  # a missing or unreadable input: one line, before the bar
     bars: list[tqdm] = []  # made at the first progress: a bad argument prints one line
 
