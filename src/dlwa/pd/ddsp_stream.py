@@ -37,6 +37,7 @@ import numpy as np
 
 from dlwa.pd._host import pyext
 from dlwa.pd.base import PdObject, message, name_arg, number
+from dlwa.pd.ddsp_controls import TransferControls
 from dlwa.pd.timbre_transfer import LIMITS
 
 DEFAULT_MODEL = "violin"
@@ -44,8 +45,6 @@ DEFAULT_CHUNK = 384  # dlwa.ddsp.stream.DEFAULT_CHUNK, without importing torch a
 MIN_CHUNK, MAX_CHUNK = 16, 8192
 SWITCH_INTERVAL_S = 0.001
 FEATURES_EVERY_S = 0.025  # pitch and loudness replies: 40 a second, enough to watch or play
-CONTROLS = ("f0_octave_shift", "f0_confidence_threshold", "loudness_db_shift", "adjust",
-            "quiet", "autotune")
 
 
 def _follow_pd_priority() -> None:
@@ -62,7 +61,7 @@ def _follow_pd_priority() -> None:
         pass
 
 
-class ddsp_stream(PdObject):  # Pd object names are lower case
+class ddsp_stream(TransferControls, PdObject):  # Pd object names are lower case
     """Live timbre transfer of the signal inlet into the model's instrument."""
 
     object_name = "ddsp~"
@@ -134,36 +133,6 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
         """Stop playing the model (silence); replies ``unloaded``."""
         self.stream = self.model = self.model_name = None
         self.reply("unloaded")
-
-    @message("f0_octave_shift <octaves>")
-    def f0_octave_shift_1(self, value: Any) -> None:
-        """Octaves added to the input's pitch (−20…20)."""
-        self.set_control("f0_octave_shift", value)
-
-    @message("f0_confidence_threshold <0..1>")
-    def f0_confidence_threshold_1(self, value: Any) -> None:
-        """Frames less confident than this are unvoiced (noise only)."""
-        self.set_control("f0_confidence_threshold", value)
-
-    @message("loudness_db_shift <dB>")
-    def loudness_db_shift_1(self, value: Any) -> None:
-        """dB added to the input's loudness (−100…100)."""
-        self.set_control("loudness_db_shift", value)
-
-    @message("adjust <0|1>")
-    def adjust_1(self, value: Any) -> None:
-        """Auto adjust toward the model's training data (running statistics)."""
-        self.set_control("adjust", value)
-
-    @message("quiet <dB>")
-    def quiet_1(self, value: Any) -> None:
-        """dB by which auto adjust lowers what is played between notes (0…100)."""
-        self.set_control("quiet", value)
-
-    @message("autotune <0..1>")
-    def autotune_1(self, value: Any) -> None:
-        """How far auto adjust pulls notes onto the semitones of the input's tuning."""
-        self.set_control("autotune", value)
 
     @message("latency")
     def latency_1(self) -> None:
@@ -238,7 +207,7 @@ class ddsp_stream(PdObject):  # Pd object names are lower case
 
     # ----- helpers
 
-    def set_control(self, key: str, value: Any) -> None:
+    def set_parameter(self, key: str, value: Any) -> None:
         """Check and apply one control; replies ``done <key> <value>``."""
         low, high = LIMITS[key]
         self.controls[key] = number(value, key, low=low, high=high)

@@ -28,6 +28,7 @@ import numpy as np
 
 from dlwa.pd._host import pyext
 from dlwa.pd.base import PdObject, message, name_arg, number
+from dlwa.pd.ddsp_controls import TransferControls
 
 MIN_RATE, MAX_RATE = 1000.0, 384000.0
 DEFAULT_PEAK = 0.9
@@ -44,7 +45,7 @@ LIMITS = {
 }
 
 
-class timbre_transfer(PdObject):  # Pd object names are lower case
+class timbre_transfer(TransferControls, PdObject):  # Pd object names are lower case
     """Transfer the timbre of a DDSP model onto the audio in a Pd array."""
 
     object_name = "timbre_transfer"
@@ -121,21 +122,6 @@ class timbre_transfer(PdObject):  # Pd object names are lower case
         self.write_array(array, audio * (target / top))
         self.reply("normalized")
 
-    @message("f0_octave_shift <octaves>")
-    def f0_octave_shift_1(self, value: Any) -> None:
-        """Octaves added to the input's pitch (−20…20)."""
-        self.set_parameter("f0_octave_shift", value)
-
-    @message("f0_confidence_threshold <0..1>")
-    def f0_confidence_threshold_1(self, value: Any) -> None:
-        """Frames less confident than this are unvoiced."""
-        self.set_parameter("f0_confidence_threshold", value)
-
-    @message("loudness_db_shift <dB>")
-    def loudness_db_shift_1(self, value: Any) -> None:
-        """dB added to the input's loudness (−100…100)."""
-        self.set_parameter("loudness_db_shift", value)
-
     @message("in_sample_rate <Hz, 0 for Pd's>")
     def in_sample_rate_1(self, value: Any) -> None:
         """The input array's rate (e.g. the file's); 0 uses Pd's."""
@@ -145,21 +131,6 @@ class timbre_transfer(PdObject):  # Pd object names are lower case
     def out_sample_rate_1(self, value: Any) -> None:
         """The output array's rate; 0 (the default) is Pd's, so the array plays right."""
         self.set_parameter("out_sample_rate", value)
-
-    @message("adjust <0|1>")
-    def adjust_1(self, value: Any) -> None:
-        """Auto adjust toward the model's training data."""
-        self.set_parameter("adjust", value)
-
-    @message("quiet <dB>")
-    def quiet_1(self, value: Any) -> None:
-        """dB by which auto adjust lowers the gaps between notes (0…100)."""
-        self.set_parameter("quiet", value)
-
-    @message("autotune <0..1>")
-    def autotune_1(self, value: Any) -> None:
-        """How far auto adjust pulls notes onto semitones."""
-        self.set_parameter("autotune", value)
 
     @message("tracker <yin|crepe-tiny|crepe-full>")
     def tracker_1(self, value: Any) -> None:
