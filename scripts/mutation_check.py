@@ -65,6 +65,7 @@ ATOMS = ("tests/test_atoms.py", "tests/contract/test_contract_standin.py",
 TONE = ("tests/test_pd_objects.py",)
 MELODY = ("tests/melody_rnn/test_melody_rnn_object.py",)
 TT = ("tests/ddsp/test_pd_timbre_transfer.py",)
+LIVE = ("tests/ddsp/test_stream.py", "tests/ddsp/test_pd_ddsp_stream.py")
 TRAIN = ("tests/test_training_warnings.py",)
 BRIDGE = ("tests/pd/test_pyext_convert.py", "tests/contract/test_contract_pd.py")
 
@@ -244,6 +245,32 @@ MUTATIONS = [
       "tracker=self.tracker)", 'tracker="yin")', TT),
     m("timbre_transfer: normalize peak ignored", "pd/timbre_transfer.py",
       "audio * (target / top)", "audio * (DEFAULT_PEAK / top)", TT),
+    # ----- live DDSP: the stream and [ddsp~]
+    m("ddsp~ stream: controls applied at once, no glide", "ddsp/stream.py",
+      "alpha = 1.0 / GLIDE_FRAMES", "alpha = 1.0", LIVE),
+    m("ddsp~ stream: loudness window not levelled", "ddsp/stream.py",
+      "self.offset_db = 10.0 * math.log10(TRAIN_N_FFT / self.n_fft)", "self.offset_db = 0.0",
+      LIVE),
+    m("ddsp~ stream: quiet ignored", "ddsp/stream.py",
+      'loudness -= self.glide["quiet"] * (1.0 - min(max(value, 0.0), 1.0))', "pass", LIVE),
+    m("ddsp~ stream: octave shift never learned", "ddsp/stream.py",
+      "if not on and self.pitch_weight >= MIN_NOTE_S * self.frame_rate:", "if False:", LIVE),
+    m("ddsp~ stream: model swap without hand-over", "ddsp/stream.py",
+      "self._pending = self.synth.take_over(old, (recent[0], recent[1]))",
+      "self._pending = np.zeros(0, np.float32)", LIVE),
+    m("ddsp~ stream: reverb without its dry path", "ddsp/stream.py",
+      "audio = audio + self.reverb.push(audio)", "audio = self.reverb.push(audio)", LIVE),
+    m("ddsp~ stream: FIFO one sample short", "ddsp/stream.py",
+      "return int(max(0, (n - self._out.available(rendered)).max()))",
+      "return int(max(0, (n - self._out.available(rendered)).max())) - 1", LIVE),
+    m("ddsp~: a control not passed to the stream", "pd/ddsp_stream.py",
+      "            stream.set(**self._params_changes())", "            pass", LIVE),
+    m("ddsp~: chunk message ignored", "pd/ddsp_stream.py",
+      "self._chunk = int(chunk)", "self._chunk = self._chunk", LIVE),
+    m("ddsp~: features never sent", "pd/ddsp_stream.py",
+      "        if (self.send_features and frames", "        if (False and frames", LIVE),
+    m("ddsp~: reset ignored", "pd/ddsp_stream.py",
+      "        self._reset = True\n", "        pass\n", LIVE),
     # ----- the external's conversions (C++; each rebuilds the copy's external)
     cpp("bridge: integral floats stay float", "convert.cpp",
         "return PyLong_FromLongLong((long long)f);", "return PyFloat_FromDouble(f);"),
