@@ -52,7 +52,7 @@ class ModelVerbs:
             model, help=help, description=help,
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         )
-        parser.set_defaults(handler=handler)
+        parser.set_defaults(handler=handler, model_name=model)
         return parser
 
 
@@ -196,8 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Errors the user can fix (bad files, bad values) print one line, not a traceback.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "train" and getattr(args, "slurm", False):
+            from dlwa.training.slurm import write_job
+
+            write_job(args, argv, state_file=args.state_file)
+            return 0
         if args.command == "train":  # a kill saves as Ctrl-C does
             from dlwa.training import interrupted_by_sigterm
 

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dlwa.training.options import add_training_options
+
 if TYPE_CHECKING:
     from dlwa.ddsp.transfer import TransferParams
 
@@ -20,17 +22,13 @@ def register(verbs: object) -> None:
     train.add_argument("data", help="folder of audio files")
     train.add_argument("--out", required=True,
                        help="a new or empty folder for the checkpoint (never overwritten)")
-    train.add_argument("--steps", type=int, default=3000, help="optimiser steps")
-    train.add_argument("--batch-size", type=int, default=8)
     train.add_argument("--learning-rate", type=float, default=2e-3)
-    train.add_argument("--max-minutes", type=float, default=None, help="stop after this time")
+    train.add_argument("--save-every", type=int, default=200, help="steps between saves")
     train.add_argument("--tracker", choices=PITCH_TRACKER_NAMES, default="yin")
     train.add_argument("--size", choices=("small", "full"), default=None,
                        help="small: GRU 256 (CPU, the default); full: DDSP's "
                        "solo_instrument.gin sizes; a resumed run keeps its own")
-    train.add_argument("--threads", type=int, default=1, help="torch threads")
-    train.add_argument("--resume", action="store_true",
-                       help="continue the unfinished run in --out (same model settings)")
+    add_training_options(train, steps=3000, batch_size=8, state_file="train_state.pt")
     train.add_argument("--smoke-test", action="store_true", help="one step, to check the data")
 
     transfer = verbs.add("transfer", "ddsp", _transfer, "timbre transfer of a sound file")
@@ -105,7 +103,8 @@ def _train(args: argparse.Namespace) -> int:
           train_config=TrainConfig(
               n_steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
               tracker=args.tracker, max_minutes=args.max_minutes, n_threads=args.threads,
-              smoke_test=args.smoke_test))
+              smoke_test=args.smoke_test, save_every=args.save_every, seed=args.seed,
+              device=args.device, force=args.force, logdir=args.logdir))
     return 0
 
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
+
+from dlwa.training.options import add_training_options
 
 MODEL = "melody_rnn"
 
@@ -19,20 +22,15 @@ def register(verbs: Any) -> None:
     train.add_argument("data", help="folder of MIDI files, or 'essen' for the built-in corpus")
     train.add_argument("--out", required=True,
                        help="a new or empty folder for the checkpoint (never overwritten)")
-    train.add_argument("--resume", action="store_true",
-                       help="continue the unfinished run in --out (same --config and sizes)")
     train.add_argument("--config", default="attention_rnn",
                        choices=["basic_rnn", "mono_rnn", "lookback_rnn", "attention_rnn"])
     train.add_argument("--layer-sizes", default="128,128", help="LSTM units per layer")
-    train.add_argument("--updates", type=int, default=2000, help="optimiser updates in total")
-    train.add_argument("--minutes", type=float, default=None,
-                       help="stop (and save) after this many minutes")
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--eval-every", type=int, default=200)
+    train.add_argument("--eval-every", type=int, default=200,
+                       help="updates between validations and saves")
     train.add_argument("--max-train-steps", type=int, default=256,
                        help="cut training melodies to this many 16th-note steps")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    add_training_options(train, steps=2000, batch_size=64, state_file="training_state.pt",
+                         steps_help="optimiser updates in total")
     train.add_argument("--cache-dir", default=None,
                        help="where extracted melodies are cached (default ~/.cache/dlwa/melody_rnn)")
     train.add_argument("--smoke-test", action="store_true",
@@ -67,37 +65,41 @@ def register(verbs: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import torch
-
     from dlwa.melody_rnn.data import load_melodies
     from dlwa.melody_rnn.model import KIND, get_config
     from dlwa.melody_rnn.train import STATE_FILE, TrainOptions, train
     from dlwa.training import check_output
 
-    torch.set_num_threads(args.threads)
     sizes = tuple(int(n) for n in str(args.layer_sizes).split(",") if n)
-    options = TrainOptions(n_updates=args.updates, max_minutes=args.minutes,
+    shared: dict[str, Any] = {"seed": args.seed, "device": args.device,
+                              "threads": args.threads, "force": args.force,
+                              "logdir": args.logdir}
+    options = TrainOptions(n_updates=args.steps, max_minutes=args.max_minutes,
                            batch_size=args.batch_size, eval_every=args.eval_every,
-                           seed=args.seed, max_train_steps=args.max_train_steps)
+                           max_train_steps=args.max_train_steps, **shared)
     if args.smoke_test:
         sizes = (8,)
-        options = TrainOptions(n_updates=2, batch_size=4, eval_every=2, seed=args.seed,
-                               max_train_steps=64)
+        options = TrainOptions(n_updates=2, batch_size=4, eval_every=2, max_train_steps=64,
+                               **shared)
     config = get_config(args.config, layer_sizes=sizes)
-    check_output(args.out, kind=KIND, state_file=STATE_FILE, resume=args.resume)
-    print(f"reading melodies from {args.data} ...", flush=True)
+    rank = int(os.environ.get("RANK", "0"))  # under torchrun, rank 0 speaks for all
+    say = print if rank == 0 else (lambda *a, **k: None)
+    if rank == 0:
+        check_output(args.out, kind=KIND, state_file=STATE_FILE, resume=args.resume,
+                     force=args.force)
+    say(f"reading melodies from {args.data} ...", flush=True)
     train_set, validation = load_melodies(args.data, min_note=config.min_note,
                                           max_note=config.max_note,
                                           transpose_to_key=config.transpose_to_key,
                                           cache_dir=_path(args.cache_dir))
-    print(f"{len(train_set)} training melodies ({train_set.n_steps} steps), "
+    say(f"{len(train_set)} training melodies ({train_set.n_steps} steps), "
           f"{len(validation)} held out ({validation.n_steps} steps)", flush=True)
     metrics = train(train_set.melodies, validation.melodies, config=config, out=Path(args.out),
                     options=options, data_description=str(args.data),
                     log=lambda line: print(line, flush=True), resume=args.resume)
     if metrics is not None:
-        print(f"held-out nll {metrics.nll:.4f} accuracy {metrics.accuracy:.4f}")
-    print(f"wrote {args.out}")
+        say(f"held-out nll {metrics.nll:.4f} accuracy {metrics.accuracy:.4f}")
+    say(f"wrote {args.out}")
     return 0
 
 

@@ -15,7 +15,7 @@ generation feeds one step at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -221,13 +221,29 @@ class MelodyRnn(nn.Module):
                 state.append((z, z))
         return state
 
-    def forward(self, inputs: torch.Tensor, state: State | None = None
+    def dropout_masks(self, batch: int, n_steps: int, generator: torch.Generator | None
+                      ) -> list[torch.Tensor] | None:
+        """Dropout masks for each layer's output [batch, n_steps, units], already scaled
+        by 1/keep (None when the model keeps everything).
+
+        Training draws them for the whole batch from the step's generator and each process
+        takes its rows, so dropout is the same in one process or many.
+        """
+        keep = self.config.dropout_keep_prob
+        if keep >= 1.0:
+            return None
+        return [torch.rand(batch, n_steps, units, generator=generator).lt(keep).float() / keep
+                for units in self.config.layer_sizes]
+
+    def forward(self, inputs: torch.Tensor, state: State | None = None, *,
+                dropout_masks: Sequence[torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, State]:
         """Run the network.
 
         Args:
             inputs: [batch, n_steps, input_size] encoded melody inputs.
             state: From ``initial_state`` or a previous call; zero state if None.
+            dropout_masks: From :meth:`dropout_masks`, applied in place of fresh dropout.
 
         Returns:
             ``(logits, state)``: logits [batch, n_steps, num_classes], the final state.
@@ -235,10 +251,10 @@ class MelodyRnn(nn.Module):
         if state is None:
             state = self.initial_state(inputs.shape[0])
         x, new_state = inputs, []
-        for layer, layer_state in zip(self.layers, state, strict=True):
+        for i, (layer, layer_state) in enumerate(zip(self.layers, state, strict=True)):
             x, layer_state = layer(x, layer_state)
             new_state.append(layer_state)
-            x = self.dropout(x)
+            x = x * dropout_masks[i] if dropout_masks is not None else self.dropout(x)
         return self.output(x), new_state
 
     @staticmethod

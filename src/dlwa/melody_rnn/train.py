@@ -12,10 +12,9 @@ gives the same figures for a smoothed bigram model of the one-hot events, as a f
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,16 @@ from torch.nn import functional as F
 from dlwa.melody_rnn.encoding import Encoding, OneHotEncoding
 from dlwa.melody_rnn.model import KIND, MelodyRnn, MelodyRnnConfig, load_weights, save_model
 from dlwa.training import (
-    beside_bar,
     check_output,
     check_same_config,
-    progress_bar,
+    fresh_output,
     save_state,
     write_json,
 )
+from dlwa.training.distributed import Placement, step_generator, unwrap
+from dlwa.training.logs import TrainLog, melody_pitches, piano_roll_image
+from dlwa.training.options import RunOptions
+from dlwa.training.run import TrainingRun
 
 STATE_FILE = "training_state.pt"
 LOG_FILE = "train_log.jsonl"
@@ -47,10 +49,14 @@ class TrainOptions:
     Attributes:
         n_updates: Optimiser updates in total (a resumed run counts those already done).
         max_minutes: Stop (and save) after this much wall-clock time; None for no limit.
-        batch_size: Melodies per batch (Magenta uses 128).
+        batch_size: Melodies per batch over all processes (Magenta uses 128).
         eval_every: Updates between validation runs and checkpoint saves.
-        seed: Random seed for shuffling, dropout and initialisation.
+        seed: Random seed for batches, dropout and initialisation.
         max_train_steps: Melodies are cut to this many steps for training.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        threads: torch CPU threads.
+        force: Replace the model or run in the output folder.
+        logdir: TensorBoard folder (default ``<out>/logs``).
     """
 
     n_updates: int = 2000
@@ -59,6 +65,16 @@ class TrainOptions:
     eval_every: int = 200
     seed: int = 0
     max_train_steps: int = MAX_TRAIN_STEPS
+    device: str = "auto"
+    threads: int = 1
+    force: bool = False
+    logdir: str | None = None
+
+    def run_options(self, resume: bool) -> RunOptions:
+        return RunOptions(steps=self.n_updates, batch_size=self.batch_size,
+                          max_minutes=self.max_minutes, seed=self.seed, device=self.device,
+                          threads=self.threads, resume=resume, force=self.force,
+                          logdir=Path(self.logdir) if self.logdir else None)
 
 
 @dataclass
@@ -184,6 +200,11 @@ def train(
 ) -> Metrics | None:
     """Train a MelodyRNN into ``out``, a new or empty folder (or continue a run there).
 
+    Under ``torchrun`` each process takes its share of every batch (DDP) and rank 0
+    writes. Batches, dropout and the order of an epoch depend only on the seed and the
+    update, so a resumed or multi-process run follows the same path as one uninterrupted
+    process. Each evaluation reports the held-out NLL beside a bigram model's.
+
     Args:
         train_melodies, validation_melodies: Event arrays (see ``data.load_melodies``).
         config: The model configuration; a resumed run must use the same one.
@@ -200,69 +221,142 @@ def train(
         OutputFolderError: ``out`` holds a model or other files (and not ``resume``), or
             there is no run with this configuration to resume.
     """
-    out = check_output(out, kind=KIND, state_file=STATE_FILE, resume=resume)
+    run_options = options.run_options(resume)
+    placement = Placement.start(options.device)
+    main = placement.is_main
+    out = (check_output(out, kind=KIND, state_file=STATE_FILE, resume=resume,
+                        force=options.force) if main else Path(out))
     torch.manual_seed(options.seed)
     model = MelodyRnn(config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    update = _resume(out, model, optimizer, config, log) if resume else 0
-    out.mkdir(parents=True, exist_ok=True)
-    write_json({"config": config.to_dict(), "options": vars(options), "data": data_description},
-               out / "train_config.json")
-    rng = np.random.default_rng(options.seed + update)
-    cut = [m[:options.max_train_steps] for m in train_melodies]
-    metrics, start, start_update = None, time.monotonic(), update
-    stopped = False
-    log = beside_bar(log)
-    cap = "" if options.max_minutes is None else f", stops at the {options.max_minutes:g} min cap"
-    try:
-        with progress_bar(options.n_updates, update, unit="update") as bar:
-            while update < options.n_updates and not stopped:
-                for group in batches(cut, options.batch_size, rng):
-                    loss = _update(model, optimizer, group, config.clip_norm)
-                    update += 1
-                    elapsed = time.monotonic() - start
-                    bar.set_postfix_str(f"loss {loss:.4f}{cap}", refresh=False)
-                    bar.update()
-                    out_of_time = (options.max_minutes is not None
-                                   and elapsed > 60 * options.max_minutes)
-                    if (update % options.eval_every == 0 or update >= options.n_updates
-                            or out_of_time):
-                        rate = (update - start_update) / max(elapsed, 1e-9)
-                        eta = (options.n_updates - update) / max(rate, 1e-9)
-                        cap_left = ("" if options.max_minutes is None else
-                                    f"; the {options.max_minutes:g} min cap stops it in "
-                                    f"{_duration(max(0.0, 60 * options.max_minutes - elapsed))}")
-                        log(f"update {update}/{options.n_updates}  loss {loss:.4f}  "
-                            f"{rate:.2f} updates/s  ETA {_duration(eta)}{cap_left}")
-                        metrics = _checkpoint(model, optimizer, update, validation_melodies,
-                                              out, config, options, data_description, log)
-                        log(f"saved step {update} to {out}")
-                    if update >= options.n_updates or out_of_time:
-                        stopped = out_of_time
-                        break
-    except KeyboardInterrupt:  # save without validation, which could take long
-        _checkpoint(model, optimizer, update, (), out, config, options, data_description, log)
-        log(f"interrupted at step {update}: saved; run the same command with --resume "
-            "to continue")
-        raise
-    if stopped:
-        log(f"stopped after {options.max_minutes} minutes at update {update}; "
-            "run the same command with --resume to continue")
+    optimizer_state = None
+    update = 0
+    if resume:
+        update, optimizer_state = _resume(out, model, config, log if main else _quiet)
+    if main:
+        with fresh_output(out, resume=resume, force=options.force):
+            out.mkdir(parents=True, exist_ok=True)
+        write_json({"config": config.to_dict(), "options": asdict(options),
+                    "data": data_description}, out / "train_config.json")
+    placement.barrier()
+    cut = [m[:options.max_train_steps] for m in train_melodies if len(m) >= 2]
+    schedule = EpochSchedule(cut, options.batch_size, options.seed)
+    baseline = (bigram_baseline(cut, validation_melodies, min_note=config.min_note,
+                                max_note=config.max_note)
+                if main and validation_melodies else None)
+    metrics = None
+    with TrainingRun(out, run_options, total=options.n_updates, done=update, log=log,
+                     unit="update", placement=placement) as run:
+        net = placement.wrap(model)
+        optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+        if optimizer_state is not None:
+            optimizer.load_state_dict(optimizer_state)
+
+        def checkpoint(validate: bool) -> Metrics | None:
+            if not main:
+                return None
+            found = _checkpoint(model, optimizer, update, validation_melodies if validate
+                                else (), out, config, options, data_description, run.log)
+            if found is not None:
+                scalars = {"validation/nll": found.nll, "validation/accuracy": found.accuracy}
+                if baseline is not None:
+                    scalars["validation/bigram_nll"] = baseline.nll
+                    run.log(f"held-out nll {found.nll:.4f} vs bigram baseline "
+                            f"{baseline.nll:.4f}" + ("" if found.nll < baseline.nll else
+                                                     ": not yet better than the baseline"))
+                run.tb.scalars(update, scalars)
+                log_melody(run.tb, model, validation_melodies, update)
+            return found
+
+        try:
+            while run.going(update):
+                group = schedule.group(update)
+                loss = _update(net, optimizer, group, config.clip_norm,
+                               generator=step_generator(options.seed, update),
+                               placement=placement)
+                update += 1
+                run.stepped(update, {"loss/train": loss,
+                                     "learning_rate": optimizer.param_groups[0]["lr"]})
+                if update % options.eval_every == 0 or update >= options.n_updates:
+                    run.log(run.progress_line(update))
+                    metrics = checkpoint(validate=True) or metrics
+                    run.log(f"saved step {update} to {out}")
+        except KeyboardInterrupt:  # save without validation, which could take long
+            checkpoint(validate=False)
+            run.log(f"interrupted at step {update}: saved; run the same command with --resume "
+                    "to continue")
+            raise
+        if run.stopped_by_time and update % options.eval_every:
+            metrics = checkpoint(validate=True) or metrics
+    placement.close()
     return metrics
 
 
-def _update(model: MelodyRnn, optimizer: torch.optim.Optimizer, group: list[np.ndarray],
-            clip_norm: float) -> float:
+class EpochSchedule:
+    """Which melodies form the batch of each update: epochs of length-sorted groups in an
+    order drawn from ``(seed, epoch)``, so any update's batch is known without replaying
+    the run (a resumed run continues mid-epoch exactly)."""
+
+    def __init__(self, melodies: Sequence[np.ndarray], batch_size: int, seed: int) -> None:
+        self.melodies = list(melodies)
+        if not self.melodies:
+            raise ValueError("no training melody of at least 2 steps")
+        order = np.argsort([len(m) for m in self.melodies], kind="stable")
+        self.groups = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        self.seed = seed
+
+    def group(self, update: int) -> list[np.ndarray]:
+        epoch, position = divmod(update, len(self.groups))
+        permutation = np.random.default_rng([self.seed, epoch]).permutation(len(self.groups))
+        return [self.melodies[i] for i in self.groups[permutation[position]]]
+
+
+def log_melody(tb: TrainLog, model: MelodyRnn, primers: Sequence[np.ndarray], update: int,
+               *, n_steps: int = 64) -> None:
+    """A melody the model continues from the first held-out melody's first bar, as a
+    piano roll (primer and continuation)."""
+    if not tb.enabled:
+        return
+    from dlwa.melody_rnn.generate import GenerateOptions, Generator
+
+    primer = np.asarray(primers[0][:16] if len(primers) else [60], dtype=np.int64)
+    new, _ = Generator(model).continue_events(primer, n_steps, GenerateOptions(seed=update))
     model.train()
-    inputs, targets, mask = make_batch(group, model.encoding)
-    logits, _ = model(inputs)
+    events = np.concatenate([primer, new])
+    tb.image("generated/piano_roll", update, piano_roll_image(melody_pitches(events)))
+
+
+def _quiet(line: str) -> None:
+    """The log of processes other than rank 0."""
+
+
+def _update(model: torch.nn.Module, optimizer: torch.optim.Optimizer, group: list[np.ndarray],
+            clip_norm: float, *, generator: torch.Generator | None = None,
+            placement: Placement | None = None) -> float:
+    """One update on ``group`` (the global batch; this process takes its rows)."""
+    placement = placement or Placement()
+    model.train()
+    module = unwrap(model)
+    n_steps = max(len(m) for m in group) - 1
+    masks = module.dropout_masks(len(group), n_steps, generator)
+    rows = placement.rows(len(group))
+    mine = group[rows]
+    local = mine or group[:1]  # a process without rows computes a zero-weight one
+    inputs, targets, mask = make_batch(local, module.encoding)
+    inputs, targets, mask = (t.to(placement.device) for t in (inputs, targets, mask))
+    local_masks = None if masks is None else [
+        m[rows][:len(local), :inputs.shape[1]].to(placement.device) for m in masks]
+    if local_masks is not None and not mine:
+        local_masks = [m.new_ones(len(local), inputs.shape[1], m.shape[2]) for m in masks]
+    logits, _ = model(inputs, dropout_masks=local_masks)
     nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
-    loss = (nll * mask).sum() / mask.sum()
+    total = sum(len(m) - 1 for m in group)
+    weight = placement.world_size if mine else 0.0
+    loss = (nll * mask).sum() * weight / total  # DDP's mean over processes: the global mean
     optimizer.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
     optimizer.step()
-    return float(loss.detach())
+    return placement.mean_of_shares(float(loss.detach()))
 
 
 def _checkpoint(model: MelodyRnn, optimizer: torch.optim.Optimizer, update: int,
@@ -281,23 +375,20 @@ def _checkpoint(model: MelodyRnn, optimizer: torch.optim.Optimizer, update: int,
     save_model(model, out, training=training)
     with open(out / LOG_FILE, "a") as log_file:  # one JSON line per save
         log_file.write(json.dumps({"time": time.time(), **training}) + "\n")
+    # The state holds the weights too: a kill between the two saves cannot pair them wrongly.
     save_state({"update": update, "optimizer": optimizer.state_dict(),
-                "config": config.to_dict()}, out / STATE_FILE)
+                "model": model.state_dict(), "config": config.to_dict()}, out / STATE_FILE)
     return metrics
 
 
-def _resume(out: Path, model: MelodyRnn, optimizer: torch.optim.Optimizer,
-            config: MelodyRnnConfig, log: Callable[[str], None]) -> int:
+def _resume(out: Path, model: MelodyRnn, config: MelodyRnnConfig,
+            log: Callable[[str], None]) -> tuple[int, dict[str, Any]]:
+    """Load the run's weights into ``model``; returns its update and optimiser state."""
     state = torch.load(out / STATE_FILE, weights_only=True)
     check_same_config(state["config"], config.to_dict(), where=out)
-    load_weights(model, out)
-    optimizer.load_state_dict(state["optimizer"])
+    if "model" in state:
+        model.load_state_dict(state["model"])
+    else:  # a run saved before the state held the weights
+        load_weights(model, out)
     log(f"resuming {out} at update {state['update']}")
-    return int(state["update"])
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m{secs:02d}s"
+    return int(state["update"]), state["optimizer"]

@@ -29,7 +29,7 @@ class OutputFolderError(ValueError):
 
 
 def check_output(out: str | os.PathLike[str], *, kind: str, state_file: str,
-                 resume: bool) -> Path:
+                 resume: bool, force: bool = False) -> Path:
     """Check that training may write into ``out``; writes nothing.
 
     Args:
@@ -37,6 +37,8 @@ def check_output(out: str | os.PathLike[str], *, kind: str, state_file: str,
         kind: The model kind being trained, e.g. ``"ddsp"``.
         state_file: The name of the training-state file that marks an unfinished run.
         resume: The user asked to continue the run in ``out``.
+        force: The user asked to replace the dlwa model or run in ``out`` (see
+            :func:`fresh_output`); a folder of other files is still refused.
 
     Returns:
         ``out`` as a Path.
@@ -54,12 +56,22 @@ def check_output(out: str | os.PathLike[str], *, kind: str, state_file: str,
         raise OutputFolderError(
             f"--out {path} holds a '{saved_kind}' model, not a {kind} one; it is left as it "
             "is: choose a new folder for --out")
+    if resume and force:
+        raise OutputFolderError("--resume continues the run in --out and --force replaces "
+                                "it: give one of them")
+    if force:
+        if contents and saved_kind is None and not (path / state_file).is_file():
+            shown = ", ".join(contents[:3]) + (", ..." if len(contents) > 3 else "")
+            raise OutputFolderError(
+                f"--force: {path} holds no dlwa model or run ({shown}) and is left as it "
+                "is: choose a new or empty folder")
+        return path
     if not resume:
         if saved_kind is not None:
             raise OutputFolderError(
                 f"--out {path} already holds a trained {kind} model and is never "
-                "overwritten: choose a new folder for --out, or add --resume to continue "
-                "its training")
+                "overwritten: choose a new folder for --out, add --resume to continue "
+                "its training, or --force to replace it")
         if contents:
             shown = ", ".join(contents[:3]) + (", ..." if len(contents) > 3 else "")
             raise OutputFolderError(
@@ -93,6 +105,31 @@ def removed_on_failure(out: Path, *, resume: bool) -> Iterator[None]:
             else:
                 shutil.rmtree(out, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def fresh_output(out: Path, *, resume: bool, force: bool) -> Iterator[None]:
+    """The body prepares a run in ``out`` (data checks, caches); if it fails, ``out`` is
+    left as it was before.
+
+    With ``force`` the old contents (a model or run, see :func:`check_output`) are moved
+    aside to a hidden sibling first, put back if the body fails, and deleted when it
+    succeeds: a replaced model is gone only once the new run's data has proved usable.
+    """
+    aside = out.with_name(f".{out.name}.replaced-{os.getpid()}")
+    moved = force and out.is_dir() and any(out.iterdir())
+    if moved:
+        os.replace(out, aside)
+    try:
+        with removed_on_failure(out, resume=resume):
+            yield
+    except BaseException:
+        if moved:
+            shutil.rmtree(out, ignore_errors=True)
+            os.replace(aside, out)
+        raise
+    if moved:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 @contextlib.contextmanager
