@@ -89,7 +89,8 @@ def job_script(args: argparse.Namespace, argv: Sequence[str], *, state_file: str
     lines += [
         "set -euo pipefail",
         "# The first node hosts the rendezvous; every node runs one torchrun.",
-        'head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+        'nodes=($(scontrol show hostnames "$SLURM_JOB_NODELIST"))',
+        'head_node=${nodes[0]}',
         "resume=()",
         f"if [ -f {shlex.quote(str(out / state_file))} ]; then resume=(--resume); fi",
         f"srun {quoted} {shlex.join(command)} \"${{resume[@]}}\"",
@@ -104,8 +105,14 @@ def write_job(args: argparse.Namespace, argv: Sequence[str], *, state_file: str)
     Raises:
         RuntimeError: ``sbatch`` is missing or refuses the job.
     """
+    from dlwa.training.output import check_output
+
+    if not args.resume:  # a job that would refuse its --out fails now, not in the queue
+        check_output(args.out, kind=args.model_name, state_file=state_file, resume=False,
+                     force=args.force)
     out = Path(args.out).expanduser().resolve()
     script = out.with_name(out.name + ".sbatch")
+    script.parent.mkdir(parents=True, exist_ok=True)
     script.write_text(job_script(args, argv, state_file=state_file))
     script.chmod(0o755)
     print(f"wrote {script}: {args.nodes} node(s) x {max(1, args.gpus_per_node)} process(es)")
