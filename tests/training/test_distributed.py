@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from training_helpers import (
     dlwa,
     event_files,

@@ -7,6 +7,8 @@ import argparse
 import json
 from typing import Any
 
+from dlwa.training.options import add_training_options
+
 DEFAULT_MODEL = "all_instruments"
 PRESETS = ("small", "full")
 PRECISIONS = ("float32", "bfloat16")  # dlwa.gansynth.model.PRECISIONS  # dlwa.gansynth.train.PRESETS, without importing torch
@@ -29,18 +31,13 @@ def register(verbs: Any) -> None:
                        help="model size: small (CPU, the default) or full (Magenta's "
                        "all_instruments); a resumed run keeps its own")
     train.add_argument("--images", type=int, default=None,
-                       help="notes shown in all (default: 10 passes over the data per phase)")
-    train.add_argument("--batch-size", type=int, default=8)
-    train.add_argument("--minutes", type=float, default=None,
-                       help="stop (and save) after this time; --resume continues")
+                       help="notes shown in all (default: 10 passes over the data per phase); "
+                       "--steps S is S x --batch-size images")
     train.add_argument("--save-every", type=int, default=None,
                        help="images between saves and previews (default: 20 per run)")
-    train.add_argument("--threads", type=int, default=None, help="torch threads")
-    train.add_argument("--device", default="auto",
-                       help="cpu, cuda (cuda:1, …) or auto: CUDA when there is a GPU")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--resume", action="store_true",
-                       help="continue the unfinished run in --out (same model settings)")
+    add_training_options(train, steps=None, batch_size=8, state_file="train_state.pt",
+                         steps_help="generator and discriminator steps in all (default: "
+                         "--images)", threads=None)
     train.add_argument("--smoke-test", action="store_true",
                        help="one step of batch 2 per phase, to check the data and pipeline")
     data = train.add_argument_group("data (a folder of audio; NSynth-style folders are labelled)")
@@ -66,15 +63,18 @@ def _train(args: argparse.Namespace) -> int:
     if args.batch_size < 2:
         raise ValueError(f"--batch-size must be at least 2 (minibatch stddev), got "
                          f"{args.batch_size}")
-    if args.images is not None and args.images < 1:
-        raise ValueError(f"--images must be positive, got {args.images}")
+    if args.images is not None and args.steps is not None:
+        raise ValueError("give --images or --steps, not both")
+    images = args.images if args.steps is None else args.steps * args.batch_size
+    if images is not None and images < 1:
+        raise ValueError(f"--images and --steps must be positive, got {images}")
     label = args.pitch if args.pitch is not None else args.label
     train(args.data, args.out, model_config=args.config, resume=args.resume,
-          train_config=TrainConfig(images=args.images, batch_size=args.batch_size,
-                                   minutes=args.minutes, save_every=args.save_every,
+          train_config=TrainConfig(images=images, batch_size=args.batch_size,
+                                   minutes=args.max_minutes, save_every=args.save_every,
                                    n_threads=args.threads, seed=args.seed,
-                                   device=args.device,
-                                   smoke_test=args.smoke_test),
+                                   device=args.device, smoke_test=args.smoke_test,
+                                   force=args.force, logdir=args.logdir),
           data=DataOptions(label=label, chop=args.chop, hop_length=args.hop_length,
                            tracker=args.tracker, strict=not args.skip_bad_notes,
                            instrument_sources=(tuple(args.instrument_sources)

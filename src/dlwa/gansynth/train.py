@@ -68,7 +68,14 @@ from dlwa.gansynth.model import (
     generator_alpha,
     upscale,
 )
-from dlwa.training import OutputFolderError, check_output, check_same_config, save_state
+from dlwa.training import (
+    OutputFolderError,
+    check_output,
+    check_same_config,
+    fresh_output,
+    save_state,
+)
+from dlwa.training.logs import LOG_FOLDER, TrainLog
 
 STATE_FILE = "train_state.pt"
 LOG_FILE = "train_log.jsonl"
@@ -129,6 +136,8 @@ class TrainConfig:
             sequence on any device.
         smoke_test: one step of batch 2 in every phase, to check data and pipeline quickly.
         progress_bar: show a tqdm bar with the ETA on stderr.
+        force: replace the model or run in the output folder.
+        logdir: TensorBoard folder (default ``<out>/logs``).
     """
 
     images: int | None = None
@@ -148,6 +157,8 @@ class TrainConfig:
     device: str = "auto"
     smoke_test: bool = False
     progress_bar: bool = True
+    force: bool = False
+    logdir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -455,7 +466,8 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     """
     cfg = train_config or TrainConfig()
     data = data or DataOptions()
-    out = check_output(out_dir, kind=KIND, state_file=STATE_FILE, resume=resume)
+    out = check_output(out_dir, kind=KIND, state_file=STATE_FILE, resume=resume,
+                       force=cfg.force)
     if cfg.n_threads is not None:
         torch.set_num_threads(cfg.n_threads)
     state: dict[str, Any] | None = None
@@ -483,11 +495,14 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
         if done == total:
             log(f"{stage}: {done}/{total}")
 
-    notes = load_notes(
-        data_folder, sample_rate=model_config.sample_rate, n_samples=model_config.audio_length,
-        pitches=model_config.pitches if fixed_pitches else None, label=data.label,
-        chop=data.chop, hop_length=data.hop_length, tracker=data.tracker,
-        instrument_sources=data.instrument_sources, strict=data.strict, progress=data_progress)
+    with fresh_output(out, resume=resume, force=cfg.force):
+        notes = load_notes(
+            data_folder, sample_rate=model_config.sample_rate,
+            n_samples=model_config.audio_length,
+            pitches=model_config.pitches if fixed_pitches else None, label=data.label,
+            chop=data.chop, hop_length=data.hop_length, tracker=data.tracker,
+            instrument_sources=data.instrument_sources, strict=data.strict,
+            progress=data_progress)
     if not fixed_pitches:
         model_config = replace(model_config, pitches=tuple(notes.pitches))
     config: GANSynthConfig = model_config
@@ -565,7 +580,11 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
         audio = preview_audio(model, ema, preview_z, pitches, num_blocks=num_blocks,
                               progress=progress)
         _write_preview(out / PREVIEW_DIR, images, pitches, audio, config.sample_rate)
+        for pitch, note in zip(pitches[:2], audio[:2], strict=False):
+            tb.audio(f"notes/pitch_{pitch}", step, note, config.sample_rate)
+        tb.flush()
 
+    tb = TrainLog(cfg.logdir or out / LOG_FOLDER)
     if state is None:
         save()
     cost = functools.partial(step_cost, config)
@@ -596,6 +615,9 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
                 line = {"step": step, "images": images, "phase": schedule.phase(images),
                         "num_blocks": num_blocks, "progress": round(progress, 4), **mean}
                 _append_log(out / LOG_FILE, line)
+                tb.scalars(step, {f"loss/{k}": v for k, v in mean.items()}
+                           | {"learning_rate": cfg.learning_rate, "images": images,
+                              "progress": progress})
                 message = (f"{images:,}/{schedule.total_images:,} images, "
                            f"{schedule.phase(images)}: D {mean['d_loss']:.3f} "
                            f"G {mean['g_loss']:.3f}")
@@ -620,6 +642,7 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
             bar.close()
     if images != last_save:
         save()
+    tb.close()
     log(f"wrote {out} ({images:,}/{schedule.total_images:,} images"
         f"{'' if images >= schedule.total_images else ', not finished'})")
     return out
