@@ -131,3 +131,27 @@ def test_build_examples(tmp_path):
         for k in range(len(ex)):  # each example is where it says it came from
             audio, _ = load_audio(ex.files[ex.source[k]], sample_rate=sr)
             np.testing.assert_array_equal(ex.audio[k], audio[ex.offset[k] : ex.offset[k] + 2000])
+
+
+def test_few_long_files_are_split_in_time_not_by_file(tmp_path):
+    """Two recordings: each gives its last tenth to validation, instead of one whole file."""
+    sr = 8000
+    for i in range(2):
+        ramp = np.linspace(0.1, 0.9, 10 * sr, dtype=np.float32)  # amplitude marks the time
+        save_audio(tmp_path / f"take{i}.wav", ramp * (1 if i == 0 else -1), sample_rate=sr)
+    paths = sorted(tmp_path.glob("*.wav"))
+    sets = build_examples(paths, sample_rate=sr, n_samples=sr // 2, validation_fraction=0.1,
+                          root=tmp_path)
+    train, validation = sets["train"], sets["validation"]
+    assert set(train.source.tolist()) == set(validation.source.tolist()) == {0, 1}
+    assert len(train) == 2 * 18 and len(validation) == 2 * 2  # 9 s and 1 s of each
+    assert train.offset.max() + sr // 2 <= 9 * sr <= validation.offset.min()
+    assert np.abs(validation.audio).min() > np.abs(train.audio).max() - 1e-6
+    many = [tmp_path / f"more{i}.wav" for i in range(10)]
+    for path in many:
+        save_audio(path, np.full(sr, 0.5, np.float32), sample_rate=sr)
+    by_file = build_examples(many, sample_rate=sr, n_samples=sr // 2, validation_fraction=0.1,
+                             root=tmp_path)
+    held_out = {by_file["validation"].files[int(i)] for i in by_file["validation"].source}
+    trained = {by_file["train"].files[int(i)] for i in by_file["train"].source}
+    assert held_out and held_out.isdisjoint(trained)

@@ -3,7 +3,8 @@
 Examples are [n_examples, n_samples] float32 windows every ``hop_length`` samples. The
 split is decided per file by a hash of its name (its path relative to the data folder),
 never by a random draw: a file stays in its split when others are added or removed, so
-adding data never leaks validation audio into training.
+adding data never leaks validation audio into training. A folder of fewer files than
+``1 / validation_fraction`` is split in time instead: each file's last share validates.
 """
 
 from __future__ import annotations
@@ -155,6 +156,15 @@ def split_files(
     return splits
 
 
+def few_files(n_files: int, validation_fraction: float) -> bool:
+    """Too few files to hold out whole ones: fewer than ``1 / validation_fraction``.
+
+    Then every file is split in time instead (its last ``validation_fraction`` validates),
+    so two long recordings do not give one of them, half the data, to validation.
+    """
+    return 0 < validation_fraction < 1 and n_files * validation_fraction < 1 - 1e-9
+
+
 def build_examples(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -167,7 +177,10 @@ def build_examples(
     progress: Callable[[int, int], None] | None = None,
     remedy: str | None = None,
 ) -> dict[Split, ExampleSet]:
-    """Load files (mono, resampled to ``sample_rate``), cut, drop silence and split by file.
+    """Load files (mono, resampled to ``sample_rate``), cut, drop silence and split.
+
+    The split is by file (:func:`split_files`), or in time within each file when the
+    files are few (:func:`few_files`).
 
     Args:
         paths: audio files, e.g. ``scan_audio_folder(folder).paths``.
@@ -187,7 +200,10 @@ def build_examples(
     Raises:
         DataError: no training example at all (files too short or silent).
     """
-    splits = split_files(paths, validation_fraction=validation_fraction, root=root)
+    by_time = few_files(len(paths), validation_fraction)
+    splits = ({"train": list(map(Path, paths)), "validation": list(map(Path, paths))}
+              if by_time else
+              split_files(paths, validation_fraction=validation_fraction, root=root))
     result: dict[Split, ExampleSet] = {}
     n_done = 0
     for split, files in splits.items():
@@ -199,12 +215,18 @@ def build_examples(
                 cut_examples(audio, n_samples=n_samples, hop_length=hop_length),
                 threshold_db=threshold_db,
             )
+            starts = starts[keep]
+            if by_time:  # the file's last share validates, the rest trains; no overlap
+                cut = round(len(audio) * (1 - validation_fraction))
+                inside = (starts >= cut) if split == "validation" else (starts + n_samples <= cut)
+                examples, starts = examples[inside], starts[inside]
             chunks.append(examples)
             sources.append(np.full(len(examples), index, dtype=np.int64))
-            offsets.append(starts[keep])
-            n_done += 1
-            if progress is not None:
-                progress(n_done, len(paths))
+            offsets.append(starts)
+            if split == "train" or not by_time:
+                n_done += 1
+                if progress is not None:
+                    progress(n_done, len(paths))
         result[split] = ExampleSet(
             audio=np.concatenate(chunks) if chunks else np.zeros((0, n_samples), np.float32),
             source=np.concatenate(sources) if sources else np.zeros(0, np.int64),
