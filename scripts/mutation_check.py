@@ -67,6 +67,10 @@ MELODY = ("tests/melody_rnn/test_melody_rnn_object.py",)
 TT = ("tests/ddsp/test_pd_timbre_transfer.py",)
 LIVE = ("tests/ddsp/test_stream.py", "tests/ddsp/test_pd_ddsp_stream.py")
 TRAIN = ("tests/test_training_warnings.py",)
+DISTRIBUTED = ("tests/training/test_distributed.py",)
+RESUME = ("tests/training/test_kill_and_resume.py",)
+SLURM = ("tests/training/test_slurm.py",)
+BOARD = ("tests/training/test_tensorboard.py",)
 BRIDGE = ("tests/pd/test_pyext_convert.py", "tests/contract/test_contract_pd.py")
 
 
@@ -288,7 +292,34 @@ MUTATIONS = [
         '    if (is_number(v) && !is_sequence(v)) {\n        out.sel = "symbol";'),
     # ----- training hygiene
     m("ddsp training: float() of a loss that requires grad", "ddsp/train.py",
-      "return float(loss.detach())", "return float(loss)", TRAIN),
+      "float(loss.detach()) * placement.share", "float(loss) * placement.share", TRAIN),
+    # ----- training at scale: DDP, resume, --force, SLURM, TensorBoard
+    m("training: every process trains on the whole batch", "training/distributed.py",
+      "return slice(start, start + base + (1 if self.rank < extra else 0))",
+      "return slice(0, n)", DISTRIBUTED),
+    m("ddsp training: noise from the global RNG, not the step's", "ddsp/train.py",
+      "generator=step_generator(seed, step),", "generator=None,", DISTRIBUTED + RESUME),
+    m("ddsp training: one process's loss logged as the batch's", "ddsp/train.py",
+      "return placement.mean_of_shares(float", "return (float", DISTRIBUTED),
+    m("melody training: each process draws its own dropout", "melody_rnn/train.py",
+      "logits, _ = model(inputs, dropout_masks=local_masks)", "logits, _ = model(inputs)",
+      DISTRIBUTED),
+    m("melody training: resume ignores the saved weights", "melody_rnn/train.py",
+      '    if "model" in state:\n        model.load_state_dict(state["model"])',
+      '    if "model" in state:\n        pass', RESUME),
+    m("training: a half-written state is left behind", "training/run.py",
+      "                leftover.unlink(missing_ok=True)", "                pass", RESUME),
+    m("--force: the old model is not put back when the data fails", "training/output.py",
+      "            os.replace(aside, out)\n", "            pass\n", RESUME),
+    m("--slurm: a resubmitted job starts over", "training/slurm.py",
+      "then resume=(--resume); fi", "then resume=(); fi", SLURM),
+    m("melody training: the bigram baseline not logged", "melody_rnn/train.py",
+      '                    scalars["validation/bigram_nll"] = baseline.nll\n', "", BOARD),
+    m("ddsp training: no resynthesis example logged", "ddsp/train.py",
+      "                log_example(run.tb, model, example, step)", "                pass", BOARD),
+    m("data: few files split by file", "data/examples.py",
+      "return 0 < validation_fraction < 1 and n_files * validation_fraction < 1 - 1e-9",
+      "return False", ("tests/data/test_examples.py",)),
 ]
 
 

@@ -90,9 +90,16 @@ def test_cli_train_generate_eval(midi_folder, tmp_path, capsys):
     assert max(n.end_s for n in notes) <= 16.0 + 2 * 2.0 + 0.3  # primer + 2 bars (+1 step)
     capsys.readouterr()
     assert main(["eval", "melody_rnn", "--model", str(ckpt), str(midi_folder), "--json",
+                 "--cache-dir", cache]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n_melodies"] == 12 and result["nll"] > 0 and "bigram" not in result
+    assert main(["eval", "melody_rnn", "--model", str(ckpt), str(midi_folder), "--json",
                  "--baseline", "--cache-dir", cache]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["n_melodies"] == 12 and result["nll"] > 0 and "bigram" in result
+    _, held_out = load_melodies(midi_folder, min_note=48, max_note=84,
+                                cache_dir=tmp_path / "split")
+    # beside the bigram (trained on the training split) only held-out melodies are scored
+    assert result["n_melodies"] == len(held_out) < 12 and "bigram" in result
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

@@ -4,6 +4,7 @@ without --resume or --force."""
 
 from __future__ import annotations
 
+import os
 import signal
 import textwrap
 from pathlib import Path
@@ -45,7 +46,8 @@ def killed_at_save(tmp_path: Path, n: int) -> dict[str, str]:
     hooks = tmp_path / "hooks"
     hooks.mkdir(exist_ok=True)
     (hooks / "sitecustomize.py").write_text(KILLER)
-    return environment(PYTHONPATH=str(hooks), DLWA_TEST_KILL_AT_SAVE=str(n))
+    path = os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH", "")]))
+    return environment(PYTHONPATH=path, DLWA_TEST_KILL_AT_SAVE=str(n))
 
 
 @pytest.mark.parametrize("model", ["ddsp", "melody_rnn"])

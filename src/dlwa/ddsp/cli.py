@@ -28,6 +28,9 @@ def register(verbs: object) -> None:
     train.add_argument("--size", choices=("small", "full"), default=None,
                        help="small: GRU 256 (CPU, the default); full: DDSP's "
                        "solo_instrument.gin sizes; a resumed run keeps its own")
+    train.add_argument("--precision", choices=("float32", "float64"), default="float32",
+                       help="float64 is several times slower: for checking numerics, e.g. "
+                       "that N processes train as one beyond float32 rounding")
     add_training_options(train, steps=3000, batch_size=8, state_file="train_state.pt")
     train.add_argument("--smoke-test", action="store_true", help="one step, to check the data")
 
@@ -104,7 +107,8 @@ def _train(args: argparse.Namespace) -> int:
               n_steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
               tracker=args.tracker, max_minutes=args.max_minutes, n_threads=args.threads,
               smoke_test=args.smoke_test, save_every=args.save_every, seed=args.seed,
-              device=args.device, force=args.force, logdir=args.logdir))
+              device=args.device, force=args.force, logdir=args.logdir,
+              dtype=args.precision))
     return 0
 
 

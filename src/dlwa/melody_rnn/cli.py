@@ -117,6 +117,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    import sys
+
+    from tqdm import tqdm
+
     from dlwa.melody_rnn.data import ESSEN, load_melodies
     from dlwa.melody_rnn.generate import load_generator
     from dlwa.melody_rnn.train import bigram_baseline, evaluate
@@ -127,10 +131,22 @@ def _eval(args: argparse.Namespace) -> int:
                                           max_note=config.max_note,
                                           transpose_to_key=config.transpose_to_key,
                                           cache_dir=_path(args.cache_dir))
-    # On the built-in corpus only the held-out split is fair; a user's folder is all test.
-    test = validation if str(args.data) == ESSEN else type(train_set)(
+    # On the built-in corpus only the held-out split is fair; a user's folder is all test,
+    # except beside the bigram, which learns from the training split: then both are
+    # scored on the held-out split alone.
+    held_out_only = str(args.data) == ESSEN or args.baseline
+    test = validation if held_out_only else type(train_set)(
         train_set.melodies + validation.melodies, train_set.sources + validation.sources)
-    metrics = evaluate(generator.model, test.melodies)
+    if not len(test):
+        raise ValueError(f"{args.data}: no held-out melody to score (the folder is too small "
+                         "for a held-out split); leave out --baseline to score all of it")
+    bar = tqdm(total=len(test), desc="scoring", unit="melody", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(done - bar.n)
+
+    metrics = evaluate(generator.model, test.melodies, progress=progress)
+    bar.close()
     result: dict[str, Any] = {"model": generator.name, "data": str(args.data),
                               "n_melodies": len(test), **metrics.to_dict()}
     if args.baseline:
@@ -140,7 +156,9 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{generator.name} on {args.data} ({len(test)} melodies, {metrics.n_steps} steps): "
+        split = "held-out " if held_out_only else ""
+        print(f"{generator.name} on {args.data} ({len(test)} {split}melodies, "
+              f"{metrics.n_steps} steps): "
               f"nll {metrics.nll:.4f} per step, accuracy {metrics.accuracy:.4f} "
               f"(over its own classes: nll {metrics.label_nll:.4f}, "
               f"accuracy {metrics.label_accuracy:.4f})")

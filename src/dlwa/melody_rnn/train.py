@@ -134,14 +134,21 @@ def batches(melodies: Sequence[np.ndarray], batch_size: int, rng: np.random.Gene
 
 
 @torch.no_grad()
-def evaluate(model: MelodyRnn, melodies: Sequence[np.ndarray], *, batch_size: int = 64
-             ) -> Metrics:
-    """Event-level and label-level NLL per step and accuracy of ``model`` (see Metrics)."""
+def evaluate(model: MelodyRnn, melodies: Sequence[np.ndarray], *, batch_size: int = 64,
+             progress: Callable[[int, int], None] | None = None) -> Metrics:
+    """Event-level and label-level NLL per step and accuracy of ``model`` (see Metrics).
+
+    ``progress(done, total)`` is called with the melodies scored so far.
+    """
     model.eval()
     encoding = model.encoding
     sums = np.zeros(4)  # event nll, event correct, label nll, label correct
     total = 0
+    n_done, n_total = 0, sum(len(m) >= 2 for m in melodies)
     for group in batches(melodies, batch_size, None):
+        n_done += len(group)
+        if progress is not None:
+            progress(n_done, n_total)
         inputs, targets, mask = make_batch(group, encoding)
         logits, _ = model(inputs)
         log_p = torch.log_softmax(logits, dim=-1)
