@@ -16,18 +16,21 @@ SCALE = [60, 62, 64, 65, 67, 69, 71, 72]
 
 
 def tone_folder(folder: Path, n_files: int = 3, seconds: float = 2.5) -> Path:
-    """Harmonic notes with short gaps: pitched, monophonic audio to train DDSP on."""
+    """Quarter-second harmonic notes of random pitch with short gaps: pitched, monophonic
+    audio to train DDSP on."""
+    from dlwa.audio.signals import harmonic_tone
+
     folder.mkdir(parents=True, exist_ok=True)
+    note = int(0.25 * SR)
     for i in range(n_files):
-        rng = np.random.default_rng(i)
-        t = np.arange(int(seconds * SR)) / SR
-        pitches = 60 + rng.integers(0, 12, size=int(np.ceil(seconds / 0.25)))
-        f0 = 440.0 * 2 ** ((pitches[(t // 0.25).astype(int)] - 69) / 12)
-        phase = 2 * np.pi * np.cumsum(f0) / SR
-        tone = sum(np.sin(k * phase) / k for k in range(1, 6))
-        envelope = np.minimum(1.0, (t % 0.25) / 0.01) * ((t % 0.25) < 0.22)
-        save_audio(folder / f"take{i}.wav", (0.3 * tone * envelope).astype(np.float32),
-                   sample_rate=SR)
+        pitches = 60 + np.random.default_rng(i).integers(0, 12, size=int(seconds / 0.25) + 1)
+        notes = [harmonic_tone(440.0 * 2 ** ((p - 69) / 12), duration_s=0.22, sample_rate=SR,
+                               n_harmonics=5, amplitude=0.3) for p in pitches]
+        audio = np.zeros(len(pitches) * note, np.float32)
+        for k, tone in enumerate(notes):
+            fade = np.minimum(1.0, np.arange(len(tone)) / (0.01 * SR))
+            audio[k * note:k * note + len(tone)] = tone * fade
+        save_audio(folder / f"take{i}.wav", audio[:int(seconds * SR)], sample_rate=SR)
     return folder
 
 
