@@ -110,6 +110,7 @@ def train(
     """
     cfg = train_config or TrainConfig()
     options = cfg.run_options(resume)
+    torch.set_num_threads(max(1, cfg.n_threads))  # the pitch tracker runs on torch too
     placement = Placement.start(cfg.device)
     main = placement.is_main
     # Rank 0 alone judges (and prepares) the folder; the others would see its writes.
