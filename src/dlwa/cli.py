@@ -29,7 +29,7 @@ MODEL_VERBS: dict[str, str] = {
 
 # Model packages that add sub-commands; each module defines register(verbs: ModelVerbs).
 MODEL_CLI_MODULES: tuple[str, ...] = ("dlwa.melody_rnn.cli", "dlwa.ddsp.cli",
-                                     "dlwa.gansynth.cli")
+                                     "dlwa.gansynth.cli", "dlwa.samplernn.cli")
 
 Handler = Callable[[argparse.Namespace], int | None]
 
@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ckpt.add_argument("--kind", help="only checkpoints of this kind, e.g. ddsp")
     ckpt.set_defaults(handler=_cmd_checkpoints)
+
+    from dlwa.samplernn.cli import register_data
+
+    register_data(commands)
     return parser
 
 

@@ -1,0 +1,112 @@
+"""``dlwa train|generate|eval|import samplernn`` and ``dlwa data chunk``: thin shells over
+the library (no heavy imports here)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from dlwa.training.options import add_training_options
+
+MODEL = "samplernn"
+DEFAULT_MODEL = "guitar"
+
+
+def register(verbs: Any) -> None:
+    """Add the samplernn sub-commands to ``dlwa``."""
+    train = verbs.add("train", MODEL, _train, "train SampleRNN on a folder of audio "
+                      "(chunks from 'dlwa data chunk', or whole recordings)")
+    train.add_argument("data", help="folder of audio files")
+    train.add_argument("--out", required=True,
+                       help="a new or empty folder for the checkpoint (never overwritten)")
+    train.add_argument("--config", default=None,
+                       help="a PRiSM *.config.json (default: the CPU-sized GRU 2 x 256)")
+    train.add_argument("--sample-rate", type=int, default=16000,
+                       help="the model's rate; the audio is resampled to it")
+    train.add_argument("--example-seconds", type=float, default=8.0,
+                       help="length of each training example (truncated BPTT walks it)")
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--eval-every", type=int, default=500,
+                       help="steps between validations, saves and generated samples")
+    train.add_argument("--patience", type=int, default=3,
+                       help="stop after this many validations without improvement")
+    train.add_argument("--sample-seconds", type=float, default=2.0,
+                       help="audio generated at each validation (0: none)")
+    add_training_options(train, steps=20000, batch_size=32, state_file="train_state.pt",
+                         steps_help="optimiser steps (one per subsequence)")
+    train.add_argument("--smoke-test", action="store_true",
+                       help="a few steps of batch 2, to check the data and pipeline")
+
+
+def register_data(commands: argparse._SubParsersAction) -> None:
+    """``dlwa data chunk``: cut recordings into training chunks, as PRiSM's chunk_audio."""
+    data = commands.add_parser("data", help="prepare training data")
+    verbs = data.add_subparsers(dest="data_command", required=True, metavar="<command>")
+    chunk = verbs.add_parser(
+        "chunk", help="cut audio into chunks for training (SampleRNN, RAVE)",
+        description="Cut each file into overlapping chunks (mono), dropping chunks with half "
+        "their length below the silence level, as PRiSM SampleRNN's chunk_audio does.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    chunk.add_argument("audio", nargs="+", help="sound files or folders of them")
+    chunk.add_argument("--out", required=True, help="folder for the chunks")
+    chunk.add_argument("--chunk-length", type=float, default=8.0, help="seconds per chunk")
+    chunk.add_argument("--overlap", type=float, default=1.0, help="seconds shared by neighbours")
+    chunk.add_argument("--sample-rate", type=int, default=None,
+                       help="resample to this rate (default: each file's own)")
+    chunk.add_argument("--silence-db", type=float, default=-64.0,
+                       help="level (dBFS) below which audio counts as silence")
+    chunk.set_defaults(handler=_chunk)
+
+
+def _chunk(args: argparse.Namespace) -> int:
+    from dlwa.data.folders import AUDIO_EXTENSIONS
+    from dlwa.samplernn.data import chunk_file
+
+    files: list[Path] = []
+    for item in map(Path, args.audio):
+        if item.is_dir():
+            files += sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise FileNotFoundError(f"{item} does not exist")
+    if not files:
+        raise ValueError(f"no sound files in {' '.join(args.audio)}")
+    written = silent = 0
+    for path in files:
+        report = chunk_file(path, args.out, chunk_s=args.chunk_length, overlap_s=args.overlap,
+                            sample_rate=args.sample_rate, threshold_db=args.silence_db)
+        written += len(report.written)
+        silent += report.silent
+        print(f"{path.name}: {len(report.written)} chunks ({report.silent} silent, dropped)")
+    print(f"wrote {written} chunks to {args.out} ({silent} silent ones dropped)")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import json
+
+    from dlwa.samplernn.model import SampleRNNConfig
+    from dlwa.samplernn.train import TrainConfig, train
+
+    model_config = None
+    if args.config:
+        where = Path(args.config)
+        model_config = SampleRNNConfig.from_prism(json.loads(where.read_text()),
+                                                  sample_rate=args.sample_rate, where=where)
+    elif args.sample_rate != 16000:
+        from dataclasses import replace
+
+        from dlwa.samplernn.train import small_config
+
+        model_config = replace(small_config(), sample_rate=args.sample_rate)
+    train(args.data, args.out, model_config=model_config, resume=args.resume,
+          train_config=TrainConfig(
+              n_steps=args.steps, batch_size=args.batch_size, example_s=args.example_seconds,
+              learning_rate=args.learning_rate, eval_every=args.eval_every,
+              patience=args.patience, sample_s=args.sample_seconds,
+              max_minutes=args.max_minutes, seed=args.seed, n_threads=args.threads,
+              device=args.device, force=args.force, logdir=args.logdir,
+              smoke_test=args.smoke_test))
+    return 0
