@@ -66,8 +66,8 @@ def chunk_file(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
         raise ValueError(f"--chunk-length {chunk_s:g} s must be positive and --overlap "
                          f"{overlap_s:g} s between 0 and the chunk length")
     audio, rate = load_audio(path, sample_rate=sample_rate)
-    n = int(round(chunk_s * rate))
-    hop = n - int(round(overlap_s * rate))
+    n = round(chunk_s * rate)
+    hop = n - round(overlap_s * rate)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written, silent = [], 0

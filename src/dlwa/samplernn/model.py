@@ -93,8 +93,8 @@ class SampleRNNConfig:
         if len(self.frame_sizes) != 2:
             yield "frame_sizes", "two sizes [frame, big frame]", list(self.frame_sizes)
         elif self.big_frame_size % self.frame_size:
-            yield ("frame_sizes", f"a big frame that is a multiple of the frame "
-                   f"{self.frame_size}", list(self.frame_sizes))
+            expectation = f"a big frame that is a multiple of the frame {self.frame_size}"
+            yield "frame_sizes", expectation, list(self.frame_sizes)
         elif self.seq_len % self.big_frame_size:
             yield "seq_len", f"a multiple of the big frame {self.big_frame_size}", self.seq_len
 
@@ -138,8 +138,13 @@ def quantize(audio: np.ndarray, config: SampleRNNConfig) -> np.ndarray:
         return np.zeros(audio.shape, dtype=np.int64)
     if config.q_type == "mu-law":
         return mu_law_encode(audio, n_levels=config.q_levels)
-    epsilon = 1e-5  # PRiSM's linear_quantize: (x + 1) / 2 · (q − ε) + ε / 2, truncated
-    scaled = (audio.astype(np.float64) + 1.0) / 2.0 * (config.q_levels - epsilon) + epsilon / 2
+    # PRiSM's linear_quantize, in float32 as it computes: (x + 1) / 2 · (q − ε) + ε / 2,
+    # truncated (ε = 1e-5)
+    scaled = audio.copy()
+    scaled += 1
+    scaled /= 2.0
+    scaled *= config.q_levels - 1e-5
+    scaled += 1e-5 / 2
     return np.clip(scaled.astype(np.int64), 0, config.q_levels - 1)
 
 

@@ -4,8 +4,8 @@ Truncated back-propagation through time, as PRiSM trains: a batch of examples (8
 by default) is walked through in subsequences of ``seq_len`` samples, the tiers' RNN state
 carried from one subsequence to the next (detached), one optimiser step per subsequence,
 the state reset at the next batch. Which examples form a batch is drawn from the seed and
-the epoch, so a resumed run (which replays the current batch's earlier subsequences
-without gradients to rebuild the state) and a run under torchrun follow one path.
+the epoch, and the RNN state is saved with the run, so a resumed run and a run under
+torchrun follow one path.
 
 Every ``eval_every`` steps: the held-out bits per sample, a checkpoint of the best model so
 far (early stopping after ``patience`` evaluations without improvement), and a short sound
@@ -188,7 +188,9 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
         run.log(f"model: {n_parameters(model):,} parameters, {config.rnn_type} "
                 f"{config.num_rnn_layers}x{config.dim}; {options.steps} steps of batch "
                 f"{options.batch_size} x {config.seq_len} samples on {placement.device.type}")
-        rnn_state = _rebuilt_state(net, train_set, schedule, step, placement)
+        saved_rnn = state.get("rnn_state") if state is not None else None
+        rnn_state = (saved_rnn if saved_rnn is not None and not placement.distributed
+                     else _rebuilt_state(net, train_set, schedule, step, placement))
 
         def save(best_model: bool) -> None:
             if not main:
@@ -198,8 +200,11 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
                     "data": os.fspath(data_folder), "steps": step, "examples": len(train_set),
                     "example_s": seconds, "validation_bits_per_sample": best,
                     "date": time.strftime("%Y-%m-%d")})
+            # The RNN state mid-batch, so that one process resumes exactly (under torchrun
+            # each process holds its own rows' state: it is replayed instead).
             save_state({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "step": step, "best": best, "waited": waited,
+                        "rnn_state": None if placement.distributed else rnn_state,
                         "model_config": config.to_dict()}, out / STATE_FILE)
 
         def evaluate() -> bool:
@@ -277,8 +282,9 @@ def training_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data
 
 def _rebuilt_state(model: torch.nn.Module, data: Sequences, schedule: BatchSchedule,
                    step: int, placement: Placement) -> Any:
-    """The RNN state a resumed run had at ``step``: the batch's earlier subsequences
-    replayed without gradients (None at the start of a batch)."""
+    """The RNN state at ``step`` of a run resumed under torchrun: the batch's earlier
+    subsequences replayed without gradients with the current weights (close to, not
+    exactly, the state the run had; None at the start of a batch)."""
     rows, sub = schedule.at(step)
     state = None
     config = unwrap(model).config
