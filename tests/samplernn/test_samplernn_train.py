@@ -91,3 +91,35 @@ def test_early_stopping_after_patience(tmp_path: Path) -> None:
     srn_train.train(sawtooth_folder(tmp_path / "audio"), tmp_path / "m", model_config=TINY,
                     train_config=cfg, log=lines.append)
     assert any("early stop at step 4" in line for line in lines)
+
+
+def test_generate_and_eval_commands(tmp_path: Path, capsys) -> None:
+    data = sawtooth_folder(tmp_path / "audio", n_files=2)
+    cfg = srn_train.TrainConfig(n_steps=4, batch_size=2, example_s=1.0, eval_every=4,
+                                sample_s=0, device="cpu")
+    model = srn_train.train(data, tmp_path / "m", model_config=TINY, train_config=cfg,
+                            log=lambda _: None)
+    seed = data / "saw0.wav"
+    assert main(["generate", "samplernn", "--model", str(model), "--dur", "0.5", "--count", "2",
+                 "--temp", "0.9", "--temp", "Env([0.5,1.2],[0.5],[-2])", "--seed", str(seed),
+                 "--random-seed", "1", "--out", str(tmp_path / "g.wav")]) == 0
+    first, rate = load_audio(tmp_path / "g_1.wav")
+    saw, _ = load_audio(seed)
+    assert rate == SR and len(first) == len(saw) + SR // 2
+    np.testing.assert_allclose(first[:len(saw)], saw, atol=0.02)  # mu-law of the seed itself
+    assert main(["generate", "samplernn", "--model", str(model), "--dur", "0.25",
+                 "--out-sr", "22050", "--out", str(tmp_path / "r.wav")]) == 0
+    assert audio_info(tmp_path / "r.wav").sample_rate == 22050
+    assert audio_info(tmp_path / "r.wav").duration_s == pytest.approx(0.25, abs=1e-3)
+    capsys.readouterr()
+    assert main(["eval", "samplernn", "--model", str(model), str(data), "--json"]) == 0
+    import json
+
+    result = json.loads(capsys.readouterr().out)
+    assert 0 < result["bits_per_sample"] < 8 and result["samples"] == 2 * 3 * SR
+    assert 0 < result["unigram_bits_per_sample"] <= 8
+    assert main(["generate", "samplernn", "--model", str(model), "--count", "1", "--temp",
+                 "1", "--temp", "2", "--out", str(tmp_path / "x.wav")]) == 2
+    assert "2 temperatures for --count 1" in capsys.readouterr().err
+    assert main(["generate", "samplernn", "--model", str(model), "--temp", "warm",
+                 "--out", str(tmp_path / "x.wav")]) == 2

@@ -37,6 +37,31 @@ def register(verbs: Any) -> None:
                          steps_help="optimiser steps (one per subsequence)")
     train.add_argument("--smoke-test", action="store_true",
                        help="a few steps of batch 2, to check the data and pipeline")
+    register_generate(verbs)
+
+
+def register_generate(verbs: Any) -> None:
+    gen = verbs.add("generate", MODEL, _generate, "generate audio with SampleRNN (any length, "
+                    "temperatures or envelopes, a seed the output continues)")
+    gen.add_argument("--model", default=DEFAULT_MODEL, help="checkpoint name or path")
+    gen.add_argument("--temp", action="append", default=None,
+                     help="temperature or Env([levels],[times],[curves]); give one per "
+                     "sequence (the last is repeated); default 1")
+    gen.add_argument("--dur", type=float, default=4.0, help="seconds of new audio")
+    gen.add_argument("--seed", default=None,
+                     help="a sound file the output continues (the file begins with it)")
+    gen.add_argument("--count", type=int, default=1, help="sequences, generated together")
+    gen.add_argument("--out-sr", type=int, default=None,
+                     help="sample rate of the written file (resampled; default: the model's)")
+    gen.add_argument("--random-seed", type=int, default=None,
+                     help="the same number gives the same audio")
+    gen.add_argument("--out", required=True,
+                     help="wav file to write (with --count N: <name>_1.wav … <name>_N.wav)")
+
+    ev = verbs.add("eval", MODEL, _eval, "bits per sample of a model on a folder of audio")
+    ev.add_argument("data", help="folder of audio files (or one file)")
+    ev.add_argument("--model", default=DEFAULT_MODEL, help="checkpoint name or path")
+    ev.add_argument("--json", action="store_true", help="print JSON")
 
 
 def register_data(commands: argparse._SubParsersAction) -> None:
@@ -109,4 +134,82 @@ def _train(args: argparse.Namespace) -> int:
               max_minutes=args.max_minutes, seed=args.seed, n_threads=args.threads,
               device=args.device, force=args.force, logdir=args.logdir,
               smoke_test=args.smoke_test))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import sys
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from dlwa.audio.io import load_audio, save_audio
+    from dlwa.audio.resample import resample
+    from dlwa.samplernn.envelope import parse_temperature, temperature_track
+    from dlwa.samplernn.generate import Generator, duration_samples
+    from dlwa.samplernn.model import load_model
+
+    if args.count < 1:
+        raise ValueError(f"--count must be at least 1, got {args.count}")
+    temps = [parse_temperature(t) for t in (args.temp or ["1"])]
+    if len(temps) > args.count:
+        raise ValueError(f"{len(temps)} temperatures for --count {args.count}: give at most "
+                         "one per sequence")
+    model, _ = load_model(args.model)
+    rate = model.config.sample_rate
+    n = duration_samples(args.dur, rate)
+    temps += [temps[-1]] * (args.count - len(temps))
+    track = np.stack([temperature_track(t, n, rate) for t in temps])
+    seed = load_audio(args.seed, sample_rate=rate)[0] if args.seed else None
+    bar = tqdm(total=n, unit="sample", unit_scale=True, file=sys.stderr, disable=None,
+               desc="generating")
+    generator = Generator(model, batch_size=args.count)
+    audio = generator.generate(n, temperature=track, seed=seed,
+                               rng=np.random.default_rng(args.random_seed),
+                               progress=lambda done, total: bar.update(done - bar.n))
+    bar.close()
+    if seed is not None:  # the file begins with the seed, then what continues it
+        audio = np.concatenate([np.tile(seed, (args.count, 1)), audio], axis=1)
+    out_rate = args.out_sr or rate
+    out = Path(args.out)
+    paths = [out] if args.count == 1 else [out.with_name(f"{out.stem}_{i}{out.suffix}")
+                                           for i in range(1, args.count + 1)]
+    for path, row in zip(paths, audio, strict=True):
+        if out_rate != rate:
+            row = np.clip(resample(row, orig_sample_rate=rate, sample_rate=out_rate), -1, 1)
+        save_audio(path, row, sample_rate=out_rate)
+        print(f"wrote {path} ({len(row) / out_rate:.2f} s at {out_rate} Hz)")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import json
+    import math
+
+    import numpy as np
+
+    from dlwa.audio.io import load_audio
+    from dlwa.data import scan_audio_folder
+    from dlwa.samplernn.generate import score, unigram_bits
+    from dlwa.samplernn.model import load_model, quantize
+
+    model, checkpoint = load_model(args.model)
+    source = Path(args.data)
+    paths = [source] if source.is_file() else [i.path for i in scan_audio_folder(source).files]
+    total, count, codes = 0.0, 0, []
+    for path in paths:
+        audio, _ = load_audio(path, sample_rate=model.config.sample_rate)
+        nats, n = score(model, audio)
+        total, count = total + nats, count + n
+        codes.append(quantize(audio, model.config))
+    result = {"model": str(checkpoint.path), "data": str(source), "files": len(paths),
+              "samples": count, "bits_per_sample": round(total / count / math.log(2), 4),
+              "unigram_bits_per_sample": round(unigram_bits(np.concatenate(codes),
+                                                            model.config.q_levels), 4)}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['bits_per_sample']:.3f} bits per sample on {len(paths)} file(s), "
+              f"{count / model.config.sample_rate:.1f} s (the codes' own histogram: "
+              f"{result['unigram_bits_per_sample']:.3f} bits)")
     return 0

@@ -220,3 +220,34 @@ def duration_samples(seconds: float, sample_rate: int) -> int:
     if not math.isfinite(seconds) or seconds <= 0:
         raise ValueError(f"a duration must be a positive number of seconds, got {seconds}")
     return max(1, round(seconds * sample_rate))
+
+
+def score(model: SampleRNN, audio: np.ndarray) -> tuple[float, int]:
+    """Teacher-forced negative log-likelihood of ``audio`` (at the model's rate): ``(total
+    nats, samples scored)``. The audio is walked in ``seq_len`` subsequences with the
+    state carried, as in training; the last partial subsequence is scored too."""
+    cfg = model.config
+    codes = quantize(np.asarray(audio, dtype=np.float32), cfg)[None]
+    n = codes.shape[1]
+    padded = np.concatenate([codes, np.full((1, (-n) % cfg.seq_len), silence_code(cfg))], 1)
+    pad = np.full((1, cfg.big_frame_size), silence_code(cfg), dtype=np.int64)
+    history = np.concatenate([pad, padded], 1)
+    total, state = 0.0, None
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, padded.shape[1], cfg.seq_len):
+            x = torch.from_numpy(history[:, start:start + cfg.big_frame_size + cfg.seq_len])
+            logits, state = model(x, state)
+            target = x[:, cfg.big_frame_size:]
+            nll = torch.nn.functional.cross_entropy(logits[0], target[0], reduction="none")
+            keep = min(cfg.seq_len, n - start)
+            total += float(nll[:keep].sum())
+    return total, n
+
+
+def unigram_bits(codes: np.ndarray, q_levels: int) -> float:
+    """Entropy (bits) of the codes' own histogram: what a model that ignores the past
+    could reach at best, the floor any SampleRNN should beat."""
+    counts = np.bincount(np.asarray(codes).reshape(-1), minlength=q_levels).astype(np.float64)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log2(p)).sum())
