@@ -12,6 +12,7 @@ Objects:
     ddsp_stream: live DDSP timbre transfer of a signal (the abstraction ``[ddsp~]``).
     gansynth: GANSynth notes, interpolations and hallucinations from latents in arrays.
     halluseq: the HALLU sequencer, a path through a GANSpace rendered as one sound.
+    samplernn: SampleRNN audio grown sample by sample into arrays.
 """
 
 from dlwa.pd._host import IN_PD
@@ -20,7 +21,9 @@ from dlwa.pd.ddsp_stream import ddsp_stream
 from dlwa.pd.gansynth import gansynth
 from dlwa.pd.halluseq import halluseq
 from dlwa.pd.melody_rnn import melody_rnn
+from dlwa.pd.samplernn import samplernn
 from dlwa.pd.timbre_transfer import timbre_transfer
 from dlwa.pd.tone import tone
 
-__all__ = ["IN_PD", "PdObject", "ddsp_stream", "gansynth", "halluseq", "melody_rnn", "timbre_transfer", "tone"]
+__all__ = ["IN_PD", "PdObject", "ddsp_stream", "gansynth", "halluseq", "melody_rnn", "samplernn",
+           "timbre_transfer", "tone"]
