@@ -97,8 +97,8 @@ def test_a_seeded_run_continues_the_seed(obj, tmp_path) -> None:
     ("generate --out nowhere", "no array named 'nowhere'"),
     ("generate --out a --temp hot", "temperature 'hot'"),
     ("generate --out a --dur", "--dur needs a value"),
-    ("generate --out a --out b --out c --out a", "4 outputs but the model was loaded with "
-     "--num_seqs 3"),
+    ("generate --out a --out b --out c --out a",
+     "4 outputs but the model was loaded with --num_seqs 3"),
     ("generate --out a --seed nowhere", "no array named 'nowhere'"),
     ("generate --temp 1", "at least one --out"),
 ])

@@ -58,6 +58,15 @@ def register_generate(verbs: Any) -> None:
     gen.add_argument("--out", required=True,
                      help="wav file to write (with --count N: <name>_1.wav … <name>_N.wav)")
 
+    imp = verbs.add("import", MODEL, _import, "convert a PRiSM SampleRNN run (model.ckpt-N "
+                    "+ its *.config.json) to a dlwa checkpoint")
+    imp.add_argument("run", help="the PRiSM run folder (or a model.ckpt-N prefix)")
+    imp.add_argument("--out", required=True, help="dlwa checkpoint folder to write")
+    imp.add_argument("--config", default=None,
+                     help="the run's *.config.json when the folder does not hold it")
+    imp.add_argument("--sample-rate", type=int, default=16000,
+                     help="the rate the run was trained at (PRiSM does not record it)")
+
     ev = verbs.add("eval", MODEL, _eval, "bits per sample of a model on a folder of audio")
     ev.add_argument("data", help="folder of audio files (or one file)")
     ev.add_argument("--model", default=DEFAULT_MODEL, help="checkpoint name or path")
@@ -212,4 +221,14 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"{result['bits_per_sample']:.3f} bits per sample on {len(paths)} file(s), "
               f"{count / model.config.sample_rate:.1f} s (the codes' own histogram: "
               f"{result['unigram_bits_per_sample']:.3f} bits)")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from dlwa.samplernn.convert import import_run
+    from dlwa.training import check_output
+
+    check_output(args.out, kind=MODEL, state_file="train_state.pt", resume=False)
+    out = import_run(args.run, args.out, config=args.config, sample_rate=args.sample_rate)
+    print(f"wrote {out}")
     return 0
