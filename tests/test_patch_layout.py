@@ -36,7 +36,7 @@ def _pending(paths: list[Path], pending: tuple[str, ...] = REDESIGN_PENDING) -> 
             if p.name in pending else pytest.param(p, id=p.name) for p in paths]
 MODEL_PATCHES = ("ai_duet.pd", "timbre_transfer.pd", "ddsp_live.pd", "gansynth.pd", "gansynth_multi.pd",
                  "gansynth_hallucination.pd", "ganspacesynth.pd", "ganspacesynth_noz.pd",
-                 "ganspacesynth_halluseq.pd")
+                 "ganspacesynth_halluseq.pd", "samplernn.pd")
 SCREEN_W, SCREEN_H = 1280, 800
 
 # Pd 0.53's sys_fontspec: font size -> (character width, line height) in pixels.
