@@ -2,8 +2,8 @@
 
 Thousands of random and malformed messages (known selectors with wrong counts and types,
 junk selectors, bangs, lists, huge numbers, long and non-ASCII symbols, valid and missing
-models and arrays) go into ``[tone]``, ``[melody_rnn]``, ``[timbre_transfer]`` and
-``[gansynth]`` through
+models and arrays) go into ``[tone]``, ``[melody_rnn]``, ``[timbre_transfer]``,
+``[gansynth]`` and ``[samplernn]`` through
 a ``[qlist]``, with a ``stop`` now and then so long jobs do not pile up. Then each object
 must still answer correctly. Pd must not crash or hang, no traceback may reach the
 console, and every error is one line.
@@ -35,12 +35,14 @@ SELECTORS = {
     "gansynth": ["load", "randomize_z", "slerp_z", "synthesize", "hallucinate", "batch",
                  "seed", "out_sample_rate", "precision", "pitches", "load_ganspace_components",
                  "synthesize_noz", "unload", "status", "help", "stop"],
+    "samplernn": ["load", "generate", "unload", "status", "help", "stop"],
 }
 MODELS = ["violin", "flute", "melody_rnn_basic", "basic_rnn", "nope", "ddsp_sax", "../x",
           "/tmp", "tone", "all_instruments", "--"]
 WORDS = ["a", "in", "out", "missing", "bars", "seconds", "auto", "random", "yin", "crepe-tiny",
          "x" * 300, "é", "ünïcødé", "-", "0x10", "nan", "inf", "1e999", "bang", "float",
-         "list", "symbol", "@detach", "reload"]
+         "list", "symbol", "@detach", "reload", "--out", "--temp", "--dur", "--seed",
+         "--num_seqs", "--out_sr", "Env([1,2],[1])", "Env([1", "guitar"]
 NUMBERS = [0, 1, -1, 0.5, 2, 64, 65, 127, 128, 1e9, -1e9, 1e37, -1e37, 3.5e-38, 48000, 1000]
 JUNK_SELECTORS = ["fly", "loadd", "run1", "é", "x" * 200, "bang", "float", "list", "symbol",
                   "_del", "_init", "__init__", "load_1", "reply", "error"]
@@ -107,6 +109,10 @@ CHECKS = [
     ("gansynth", "batch 2", None),
     ("gansynth", "randomize_z a", "gansynth: randomized"),
     ("gansynth", "synthesize a out 60 a a 62", "gansynth: synthesized"),
+    ("samplernn", "stop", None),
+    ("samplernn", "load --num_seqs 2 guitar", "samplernn: loaded samplernn_guitar 16000"),
+    ("samplernn", "generate --out a --temp 0.9 --out out --dur 0.1",
+     "samplernn: generated out 16000 1600"),
 ]
 
 

@@ -16,10 +16,12 @@ from dlwa.samplernn.generate import Generator
 from dlwa.samplernn.model import load_model, quantize, save_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "samplernn"))
-from test_samplernn_model import SMALL, lively  # noqa: E402
+from test_samplernn_model import SMALL, lively
 
 pytestmark = pytest.mark.pd
 PD_RATE = 44100
+GENERATE_THREE = ("generate --out srn-a --temp 0.2 --out srn-b --temp 1.5 --out srn-c "
+                  "--temp Env([0.1\\,2]\\,[0.5]\\,[0]) --dur 0.5")
 
 
 def test_samplernn_object_in_pd(tmp_path: Path) -> None:
@@ -38,8 +40,7 @@ def test_samplernn_object_in_pd(tmp_path: Path) -> None:
     patch.sequence(
         (f"read -resize {tmp_path / 'seed.wav'} srn-seed", files, 0),
         (f"load --num_seqs 3 {model_dir}", obj, 1),
-        ("generate --out srn-a --temp 0.2 --out srn-b --temp 1.5 --out srn-c "
-         "--temp Env([0.1\\,2]\\,[0.5]\\,[0]) --dur 0.5", obj, 1),
+        (GENERATE_THREE, obj, 1),
         (f"write -bytes 4 {out['a']} srn-a", files, 0),
         (f"write -bytes 4 {out['b']} srn-b", files, 0),
         (f"write -bytes 4 {out['c']} srn-c", files, 0),
