@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 BENCHMARK_MODULES: tuple[str, ...] = ("dlwa.benchmarks.pyext", "dlwa.benchmarks.melody_rnn",
-                                      "dlwa.benchmarks.ddsp", "dlwa.benchmarks.gansynth")
+                                      "dlwa.benchmarks.ddsp", "dlwa.benchmarks.gansynth",
+                                      "dlwa.benchmarks.samplernn")
 
 
 @dataclass

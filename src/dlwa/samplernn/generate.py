@@ -16,8 +16,10 @@ number gives the same audio every time, with the kernel or without.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +55,14 @@ class MLPWeights:
             return cls(a(mlp.tables()), a(mlp.hidden1.weight), a(mlp.hidden1.bias),
                        a(mlp.hidden2.weight), a(mlp.hidden2.bias), a(mlp.outputs.weight),
                        a(mlp.outputs.bias))
+
+
+@contextlib.contextmanager
+def _without_onednn() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a notice about TF32 on Intel GPUs, not for us
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
 
 
 def _kernel():
@@ -114,13 +124,16 @@ class Generator:
         """As :meth:`generate`, the codes [batch, n_samples] (int64).
 
         torch runs on one thread meanwhile: the frame tiers' steps are small, and a second
-        thread only waits on the first (on a busy 2-core machine, 250 times slower).
+        thread only waits on the first (on a busy 2-core machine, 250 times slower). oneDNN
+        is off too: its RNN repacks the weights at every call, which for one step at a time
+        made the course's LSTM 1024 five times slower.
         """
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return self._generate_codes(n_samples, temperature=temperature, seed=seed,
-                                        rng=rng, progress=progress, interrupt=interrupt)
+            with _without_onednn():
+                return self._generate_codes(n_samples, temperature=temperature, seed=seed,
+                                            rng=rng, progress=progress, interrupt=interrupt)
         finally:
             torch.set_num_threads(threads)
 
@@ -150,12 +163,12 @@ class Generator:
                 if interrupt is not None and interrupt():
                     raise GenerationStopped
                 frames = torch.from_numpy(history[:, start - big:start]).float()
-                big_out, big_state = self.model.big_frame_rnn(frames, None, big_state)
+                big_out, big_state = self.model.big_frame_rnn.step(frames, None, big_state)
                 for j in range(big // fs):
                     t0 = start + j * fs
                     frame = torch.from_numpy(history[:, t0 - fs:t0]).float()
-                    frame_out, frame_state = self.model.frame_rnn(
-                        frame, big_out[:, j:j + 1], frame_state)
+                    frame_out, frame_state = self.model.frame_rnn.step(
+                        frame, big_out[:, j], frame_state)
                     if t0 + fs <= n_known:
                         continue  # the seed: its samples are known
                     first = max(t0, n_known)

@@ -191,6 +191,34 @@ class FrameStack(nn.Module):
         return (out if self.skip_out is not None else x), new_state
 
 
+    def step(self, inputs: torch.Tensor, state: list[Any] | None = None
+             ) -> tuple[torch.Tensor, list[Any]]:
+        """One time step, [batch, dim] → ([batch, dim], new state), through the fused
+        GRU/LSTM cells: the same function as :meth:`forward` on a sequence of one, without
+        the sequence machinery's per-call cost (generation takes a step per frame)."""
+        state = state if state is not None else [None] * len(self.layers)
+        x = torch.cat([inputs, inputs], dim=-1) if self.skip_conn else inputs
+        out = None
+        new_state = []
+        for i, (layer, layer_state) in enumerate(zip(self.layers, state, strict=True)):
+            weights = (layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0,
+                       layer.bias_hh_l0)
+            if isinstance(layer, nn.GRU):
+                h = (layer_state[0] if layer_state is not None
+                     else x.new_zeros(x.shape[0], layer.hidden_size))
+                x = torch.gru_cell(x, h, *weights)
+                new_state.append(x[None])
+            else:
+                h, c = ((layer_state[0][0], layer_state[1][0]) if layer_state is not None
+                        else (x.new_zeros(x.shape[0], layer.hidden_size),) * 2)
+                x, c = torch.lstm_cell(x, (h, c), *weights)
+                new_state.append((x[None], c[None]))
+            if self.skip_out is not None:
+                skip = self.skip_out[i](x)
+                out = skip if out is None else out + skip
+        return (out if self.skip_out is not None else x), new_state
+
+
 class FrameTier(nn.Module):
     """Frames of ``frame_size`` codes → RNN → ``n_upsample`` vectors per frame."""
 
@@ -216,8 +244,22 @@ class FrameTier(nn.Module):
         if conditioning is not None:
             x = x + conditioning
         y, state = self.rnn(x, state)
-        up = torch.einsum("bni,uoi->bnuo", y, self.upsample)
-        return up.reshape(batch, -1, up.shape[-1]), state
+        # [u, o, i] viewed as [u·o, i]: one matrix product, no copy of the filters (an
+        # einsum copied them on every step of generation)
+        up = nn.functional.linear(y, self.upsample.reshape(-1, self.upsample.shape[-1]))
+        return up.reshape(batch, -1, self.upsample.shape[1]), state
+
+
+    def step(self, codes: torch.Tensor, conditioning: torch.Tensor | None = None,
+             state: list[Any] | None = None) -> tuple[torch.Tensor, list[Any]]:
+        """One frame: codes [batch, frame_size] (float), conditioning [batch, dim] →
+        ([batch, n_upsample, dim], state)."""
+        x = self.inputs((codes / (self.q_levels / 2.0) - 1.0) * 2.0)
+        if conditioning is not None:
+            x = x + conditioning
+        y, state = self.rnn.step(x, state)
+        up = nn.functional.linear(y, self.upsample.reshape(-1, self.upsample.shape[-1]))
+        return up.reshape(codes.shape[0], self.n_upsample, -1), state
 
 
 class SampleMLP(nn.Module):
