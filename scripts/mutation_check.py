@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ("src", "tests", "checkpoints", "pd_patches", "pyproject.toml", "pyext_py3")
+COPIED = ("src", "tests", "checkpoints", "pd_patches", "pyproject.toml", "setup.py", "pyext_py3")
 TIMEOUT_S = 600
 
 
@@ -71,6 +71,10 @@ DISTRIBUTED = ("tests/training/test_distributed.py",)
 RESUME = ("tests/training/test_kill_and_resume.py",)
 SLURM = ("tests/training/test_slurm.py",)
 BOARD = ("tests/training/test_tensorboard.py",)
+SRN_IMPORT = ("tests/samplernn/test_samplernn_convert.py",)
+SRN = ("tests/samplernn/test_samplernn_model.py", "tests/samplernn/test_samplernn_generate.py")
+SRN_PD = ("tests/samplernn/test_samplernn_pd_object.py",)
+SRN_TRAIN = ("tests/samplernn/test_samplernn_train.py",)
 BRIDGE = ("tests/pd/test_pyext_convert.py", "tests/contract/test_contract_pd.py")
 
 
@@ -317,6 +321,32 @@ MUTATIONS = [
       '                    scalars["validation/bigram_nll"] = baseline.nll\n', "", BOARD),
     m("ddsp training: no resynthesis example logged", "ddsp/train.py",
       "                log_example(run.tb, model, example, step)", "                pass", BOARD),
+    # ----- SampleRNN
+    m("samplernn import: GRU gates left in Keras order", "samplernn/convert.py",
+      "    return np.concatenate([r, z, h])", "    return np.concatenate([z, r, h])",
+      SRN_IMPORT),
+    m("samplernn import: LSTM's Keras bias dropped", "samplernn/convert.py",
+      '                out[f"{torch_name}.bias_ih_l0"] = bias\n',
+      '                out[f"{torch_name}.bias_ih_l0"] = np.zeros_like(bias)\n', SRN_IMPORT),
+    m("samplernn: frame tier reads the current frame (sees the future)", "samplernn/model.py",
+      "frame_out, frame_state = self.frame_rnn(x[:, big - fs:-fs], big_out, frame_state)",
+      "frame_out, frame_state = self.frame_rnn(x[:, big:], big_out, frame_state)", SRN),
+    m("samplernn generate: the seed is not fed through the tiers", "samplernn/generate.py",
+      "        history[:, n_known - seed_codes.shape[1]:n_known] = seed_codes\n", "", SRN),
+    m("samplernn kernel: the draw ignores the temperature", "samplernn/_fast.c",
+      "            double temperature = temps[b * N + i];",
+      "            double temperature = 1.0;", SRN),
+    m("samplernn envelope: curves bend the other way", "samplernn/envelope.py",
+      "return a + (b - a) * (1.0 - np.exp(c * x)) / (1.0 - math.exp(c))",
+      "return a + (b - a) * (1.0 - np.exp(-c * x)) / (1.0 - math.exp(-c))", SRN),
+    m("samplernn Pd object: --out_sr only sets the count (the course's bug)", "pd/samplernn.py",
+      "        if round(out_rate) != rate:", "        if False:", SRN_PD),
+    m("samplernn Pd object: the last temperature not repeated", "pd/samplernn.py",
+      "        temps += [temps[-1]] * (len(outs) - len(temps))",
+      "        temps += [1.0] * (len(outs) - len(temps))", SRN_PD),
+    m("samplernn train: the RNN state reset every subsequence", "samplernn/train.py",
+      "                if sub == 0:\n                    rnn_state = None",
+      "                if True:\n                    rnn_state = None", SRN_TRAIN),
     m("data: few files split by file", "data/examples.py",
       "return 0 < validation_fraction < 1 and n_files * validation_fraction < 1 - 1e-9",
       "return False", ("tests/data/test_examples.py",)),
@@ -372,6 +402,12 @@ def baseline_failures(mutations: list[Mutation], work: Path) -> dict[tuple[str, 
     return failing
 
 
+def build_extensions(work: Path) -> None:
+    """Rebuild the copy's C extensions in place (setup.py: SampleRNN's kernel)."""
+    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace", "--force"],
+                   cwd=work, capture_output=True, check=True)
+
+
 def run(mutation: Mutation, work: Path) -> tuple[str, str, float]:
     """Apply ``mutation`` in the copy, run its tests, restore: (verdict, detail, seconds)."""
     target = work / mutation.root / mutation.path
@@ -381,8 +417,11 @@ def run(mutation: Mutation, work: Path) -> tuple[str, str, float]:
         return "does not apply", f"found {count} times", 0.0
     command, env = pytest_command(mutation, work)
     start = time.monotonic()
+    extension = mutation.root == "src/dlwa" and mutation.path.endswith(".c")
     try:
         target.write_text(original.replace(mutation.old, mutation.new))
+        if extension:  # the copy's compiled module must hold the mutation
+            build_extensions(work)
         try:
             done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True,
                                   timeout=TIMEOUT_S, check=False)
@@ -390,6 +429,8 @@ def run(mutation: Mutation, work: Path) -> tuple[str, str, float]:
             return "caught", f"timeout after {TIMEOUT_S} s", time.monotonic() - start
     finally:
         target.write_text(original)
+        if extension:
+            build_extensions(work)
     seconds = time.monotonic() - start
     if done.returncode == 0:
         return "MISSED", "", seconds

@@ -35,7 +35,7 @@ SELECTORS = {
     "gansynth": ["load", "randomize_z", "slerp_z", "synthesize", "hallucinate", "batch",
                  "seed", "out_sample_rate", "precision", "pitches", "load_ganspace_components",
                  "synthesize_noz", "unload", "status", "help", "stop"],
-    "samplernn": ["load", "generate", "unload", "status", "help", "stop"],
+    "samplernn": ["load", "generate", "seed", "unload", "status", "help", "stop"],
 }
 MODELS = ["violin", "flute", "melody_rnn_basic", "basic_rnn", "nope", "ddsp_sax", "../x",
           "/tmp", "tone", "all_instruments", "--"]

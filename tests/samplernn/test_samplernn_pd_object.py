@@ -46,6 +46,7 @@ def obj(tmp_path: Path):
     o = standin.create(samplernn, canvas_dir=tmp_path)
     assert say(o, "load --python /usr/bin/python3 -- --num_seqs 3 --ckpt_dir tiny") == [
         "loaded samplernn_tiny 16000"]
+    assert say(o, "seed 1") == ["done seed 1"]
     return o
 
 
@@ -63,8 +64,9 @@ def test_an_envelope_and_the_last_temperature_repeated(obj) -> None:
                 "--dur 0.5")
     assert [line.split()[:2] for line in lines] == [["generated", "a"], ["generated", "b"],
                                                       ["generated", "c"]]
-    a = quantize(standin.array("a"), SMALL)
-    assert len(np.unique(a[:2000])) < len(np.unique(a[-2000:]))  # it heats up
+    for name in ("a", "b", "c"):  # b and c repeat the envelope, the last temperature given
+        codes = quantize(standin.array(name), SMALL)
+        assert len(np.unique(codes[:2000])) < len(np.unique(codes[-2000:])), name
     spaced = say(obj, "generate --out a --temp Env( [0.5, 1], [0.2], [-2] ) --dur 0.1")
     assert spaced == ["generated a 16000 1600"]
 
@@ -118,3 +120,15 @@ def test_load_errors_and_unload(tmp_path) -> None:
     assert "--num_seqs 2" in errors(say(o, "generate --out a --out b"))[0]
     assert say(o, "unload") == ["unloaded"]
     assert "no model loaded" in errors(say(o, "generate --out a"))[0]
+
+
+def test_seed_repeats_and_random_does_not(obj) -> None:
+    say(obj, "generate --out a --dur 0.1")
+    first = standin.array("a").copy()
+    say(obj, "seed 1")
+    say(obj, "generate --out a --dur 0.1")
+    np.testing.assert_array_equal(standin.array("a"), first)
+    say(obj, "seed random")
+    say(obj, "generate --out a --dur 0.1")
+    assert not np.array_equal(standin.array("a"), first)
+    assert "seed" in errors(say(obj, "seed -3"))[0]

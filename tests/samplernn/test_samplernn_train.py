@@ -123,3 +123,25 @@ def test_generate_and_eval_commands(tmp_path: Path, capsys) -> None:
     assert "2 temperatures for --count 1" in capsys.readouterr().err
     assert main(["generate", "samplernn", "--model", str(model), "--temp", "warm",
                  "--out", str(tmp_path / "x.wav")]) == 2
+
+
+def test_the_rnn_state_is_carried_between_subsequences_of_a_batch(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """Truncated BPTT: each subsequence starts from the state the previous one left, and a
+    new batch starts from nothing."""
+    seen: list[tuple[int, object, object]] = []
+    real = srn_train.training_step
+
+    def spy(model, optimizer, data, rows, sub, state, placement):
+        loss, new_state = real(model, optimizer, data, rows, sub, state, placement)
+        seen.append((sub, state, new_state))
+        return loss, new_state
+
+    monkeypatch.setattr(srn_train, "training_step", spy)
+    run(sawtooth_folder(tmp_path / "audio"), tmp_path / "m", n_steps=10, eval_every=10)
+    for (_, _, left), (sub, given, _) in zip(seen, seen[1:]):
+        if sub == 0:
+            assert given is None
+        else:
+            assert given is left
+    assert [s for s, _, _ in seen].count(0) == 1 and len(seen) == 10

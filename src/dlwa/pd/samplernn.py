@@ -17,6 +17,8 @@ duration, not whole seconds; no separate Python environment):
   ``--out_sr`` the arrays' rate (default: the model's, 16000), ``--seed`` an array whose
   sound every sequence continues (read at ``--seed_sr``, default Pd's rate). Replies
   ``progress …`` while it works, then ``generated <array> <sr> <n>`` for each array.
+- ``seed <n|random>``: the same seed, then the same messages, give the same audio
+  (``done seed <n>``); ``random``, the default, draws anew each time.
 - ``stop`` ends a generation within one frame; ``unload``, ``status``, ``help`` as every
   dlwa object.
 """
@@ -46,6 +48,7 @@ class samplernn(PdObject):  # Pd object names are lower case
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.num_seqs = 1
+        self.rng = np.random.default_rng()
 
     @message("load [--num_seqs N] [--ckpt_dir] <model>")
     def load_1(self, *args: Any) -> Generator[None, None, None]:
@@ -115,7 +118,7 @@ class samplernn(PdObject):  # Pd object names are lower case
         track = np.stack([temperature_track(t, n, rate) for t in temps])
         generator = Generator(model, batch_size=len(outs))
         try:
-            audio = generator.generate(n, temperature=track, seed=seed,
+            audio = generator.generate(n, temperature=track, seed=seed, rng=self.rng,
                                        progress=lambda done, total: self.progress(done / total),
                                        interrupt=self.should_stop)
         except GenerationStopped:
@@ -128,6 +131,16 @@ class samplernn(PdObject):  # Pd object names are lower case
         for out, row in zip(outs, audio, strict=True):
             written = self.write_array(out, row)
             self.reply("generated", out, round(out_rate), written)
+
+    @message("seed <n|random>")
+    def seed_1(self, value: Any) -> None:
+        """The same seed, then the same messages, give the same audio; ``random`` (the
+        default) a new draw each time. Replies ``done seed <value>``."""
+        if value == "random":
+            self.rng = np.random.default_rng()
+        else:
+            self.rng = np.random.default_rng(round(number(value, "seed", low=0, high=2**31)))
+        self.done("seed", value)
 
     def status_items(self) -> Iterable[tuple[Any, ...]]:
         yield ("num_seqs", self.num_seqs)
