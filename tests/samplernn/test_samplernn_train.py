@@ -3,6 +3,7 @@ rebuilds the RNN state, and dlwa data chunk."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +140,7 @@ def test_the_rnn_state_is_carried_between_subsequences_of_a_batch(tmp_path: Path
 
     monkeypatch.setattr(srn_train, "training_step", spy)
     run(sawtooth_folder(tmp_path / "audio"), tmp_path / "m", n_steps=10, eval_every=10)
-    for (_, _, left), (sub, given, _) in zip(seen, seen[1:]):
+    for (_, _, left), (sub, given, _) in itertools.pairwise(seen):
         if sub == 0:
             assert given is None
         else:
