@@ -119,3 +119,23 @@ def test_pictures_show_what_they_draw() -> None:
     lit = roll.sum(axis=2) > 600
     assert lit[:, :2].any() and not lit[:, 2].any() and lit[:, 3:].any()
     assert np.argmax(lit[:, 0]) > np.argmax(lit[:, 3])  # 60 lies below 64
+
+
+def test_samplernn_logs_bits_per_sample_and_generated_samples(tmp_path: Path) -> None:
+    from dlwa.samplernn import train as srn_train
+    from dlwa.samplernn.model import SampleRNNConfig
+
+    tiny = SampleRNNConfig(seq_len=128, frame_sizes=(4, 16), dim=16, num_rnn_layers=1)
+    out = srn_train.train(tone_folder(tmp_path / "audio", n_files=10, seconds=1.2),
+                          tmp_path / "s", model_config=tiny, train_config=srn_train.TrainConfig(
+                              n_steps=4, batch_size=2, example_s=1.0, eval_every=2,
+                              sample_s=0.25, device="cpu"), log=lambda _: None)
+    log = events(out / "logs")
+    assert {"loss/train", "train/bits_per_sample",
+            "validation/bits_per_sample"} <= set(log.Tags()["scalars"])
+    assert [e.step for e in log.Scalars("validation/bits_per_sample")] == [2, 4]
+    audio, rate = sound(log, "generated/sample")
+    assert rate == 16000 and len(audio) == 4000
+    assert "generated/sample/spectrogram" in log.Tags()["images"]
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_0000002.wav",
+                                                                   "step_0000004.wav"]
