@@ -324,8 +324,10 @@ def test_corrupt_checkpoint_is_one_clear_line(variant: Variant, tmp_path: Path, 
 
 def test_every_shipped_checkpoint_passes() -> None:
     from dlwa.gansynth.model import load_model as load_gansynth
+    from dlwa.samplernn.model import load_model as load_samplernn
 
-    loaders = {"ddsp": load_model, "melody_rnn": load_generator, "gansynth": load_gansynth}
+    loaders = {"ddsp": load_model, "melody_rnn": load_generator, "gansynth": load_gansynth,
+               "samplernn": load_samplernn}
     names = checkpoints.list_checkpoints(checkpoints.PROJECT_CHECKPOINTS)
     assert len(names) >= 7
     for name in names:
