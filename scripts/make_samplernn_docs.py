@@ -36,6 +36,20 @@ def held_out(data: Path, rate: int) -> list[np.ndarray]:
     return parts
 
 
+def write_picture(paths: list[Path]) -> None:
+    """docs/images/samplernn_examples.png: the examples' spectrograms, one above another."""
+    from PIL import Image
+
+    from dlwa.training.logs import spectrogram_image
+
+    rows = [spectrogram_image(load_audio(p)[0], n_fft=512, hop=128) for p in paths]
+    gap = np.full((6, rows[0].shape[1], 3), 255, dtype=np.uint8)
+    stacked = np.concatenate([x for row in rows for x in (row, gap)][:-1])
+    Image.fromarray(stacked).save(ROOT / "docs" / "images" / "samplernn_examples.png")
+    print("wrote docs/images/samplernn_examples.png (top to bottom: " +
+          ", ".join(p.stem for p in paths) + ")")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("out/samplernn_data/guitar"))
@@ -58,6 +72,7 @@ def main() -> None:
                                           rng=np.random.default_rng(7))[0]
     save_audio(OUT / "seeded.wav", np.concatenate([seed, continued]), sample_rate=rate)
     print("wrote docs/samplernn/seeded.wav (1 s of held-out guitar, then the model)")
+    write_picture([OUT / f"{name}.wav" for name in (*temps, "seeded")])
     total = count = 0
     for part in parts:
         nats, samples = score(model, part)

@@ -93,3 +93,15 @@ def test_envelopes_in_supercollider_syntax() -> None:
     for bad in ("hot", "Env([1,2],[1,1])", "-1", "Env([1,0],[1])", "Env([1,2],[1],[nope])"):
         with pytest.raises(EnvelopeError):
             parse_temperature(bad)
+
+
+def test_the_shipped_model_makes_sound_without_a_seed() -> None:
+    """From digital silence the guitar model stayed silent at every temperature; without a
+    seed, generation now continues a tenth of a second of quiet noise."""
+    from dlwa.samplernn.model import load_model
+
+    model, _ = load_model("guitar")
+    audio = Generator(model, batch_size=2).generate(8000, temperature=[0.8, 1.0],
+                                                    rng=np.random.default_rng(0))
+    rms = np.sqrt(np.mean(audio[:, -4000:] ** 2, axis=1))
+    assert (rms > 0.02).all(), rms

@@ -9,6 +9,8 @@ it, a torch loop gives the same codes, slowly.
 
 A seed is fed through the same walk with its own samples in place of drawn ones, so the
 tiers' state holds the seed when the first new sample is drawn: the output continues it.
+Without a seed, a tenth of a second of quiet noise is the seed (``PRIMER_S``): from digital
+silence the shipped guitar model stays silent at every temperature.
 Temperatures are one per sequence or an envelope over time (:mod:`dlwa.samplernn.envelope`).
 Random draws come from a numpy generator (one uniform number per sample), so a seed
 number gives the same audio every time, with the kernel or without.
@@ -28,6 +30,10 @@ import torch
 from dlwa.samplernn.model import SampleRNN, dequantize, quantize, silence_code
 
 Progress = Callable[[int, int], None]
+PRIMER_S = 0.1
+PRIMER_RMS = 0.05
+"""Without a seed, generation continues 0.1 s of quiet noise (not part of the output):
+started from digital silence, a model that has heard silences keeps producing it."""
 
 
 class GenerationStopped(Exception):
@@ -106,7 +112,8 @@ class Generator:
             n_samples: New samples per sequence.
             temperature: One number for all; one per sequence [batch]; or per sample
                 [batch, n_samples] (an envelope).
-            seed: Audio [m] or [batch, m] at the model's rate the output continues.
+            seed: Audio [m] or [batch, m] at the model's rate the output continues
+                (default: 0.1 s of quiet noise drawn from ``rng``).
             rng: Source of the uniform draws (a fresh one when None).
             progress: Called with (new samples done, n_samples) about ten times a second
                 of audio.
@@ -145,6 +152,9 @@ class Generator:
         fs, big = cfg.frame_size, cfg.big_frame_size
         rng = rng or np.random.default_rng()
         temps = _temperatures(temperature, batch, n_samples)
+        if seed is None:  # not digital silence: from it the models never wake up
+            seed = PRIMER_RMS * rng.standard_normal(
+                (batch, round(PRIMER_S * cfg.sample_rate))).astype(np.float32)
         seed_codes = self._seed_codes(seed)
         # Silence, then the seed, aligned so that the first new sample starts a big frame.
         n_known = big + seed_codes.shape[1]
