@@ -41,10 +41,11 @@ import statistics
 import sys
 import tempfile
 import time
-import types
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from samplernn_reference_env import stub_unused_modules
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -61,21 +62,6 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
              {"seq_len": 512, "frame_sizes": [16, 64], "dim": 256, "rnn_type": "gru",
               "num_rnn_layers": 2, "q_type": "mu-law", "q_levels": 256, "emb_size": 256}),
 }
-
-
-def stub_unused_modules() -> None:
-    """Empty stand-ins for the audio/file helpers PRiSM imports but generation never calls.
-
-    As in ``make_samplernn_fixtures.py`` (not imported from there: it sets OMP_NUM_THREADS).
-    """
-    for name in ("librosa", "soundfile", "natsort"):
-        try:
-            __import__(name)
-        except ImportError:
-            sys.modules[name] = types.ModuleType(name)
-    natsort = sys.modules["natsort"]
-    if not hasattr(natsort, "natsorted"):
-        natsort.natsorted = sorted
 
 
 def save_random_checkpoint(config: dict[str, Any], root: Path) -> str:

@@ -60,9 +60,10 @@ import json
 import os
 import shutil
 import sys
-import types
 from pathlib import Path
 from typing import Any
+
+from samplernn_reference_env import stub_unused_modules
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -84,18 +85,6 @@ FIXTURES: dict[str, dict[str, Any]] = {
         "seed": 2,
     },
 }
-
-
-def stub_unused_modules() -> None:
-    """Empty stand-ins for the audio/file helpers PRiSM imports but the fixtures never call."""
-    for name in ("librosa", "soundfile", "natsort"):
-        try:
-            __import__(name)
-        except ImportError:
-            sys.modules[name] = types.ModuleType(name)
-    natsort = sys.modules["natsort"]
-    if not hasattr(natsort, "natsorted"):
-        natsort.natsorted = sorted
 
 
 def make_signal(rng, length: int, overlap: int):
