@@ -140,7 +140,15 @@ static void do_set(Host* h, int argc, t_atom* argv) {
     Py_XDECREF(v);
 }
 
+static bool is_flag(const char* name) {
+    return !strcmp(name, "detach") || !strcmp(name, "sync") || !strcmp(name, "respond") ||
+           !strcmp(name, "py");
+}
+
+// False for a name that is no flag, so the caller says "no method" or "unknown attribute"
+// (checking the argument first told a user that 'load guitar' "needs a number").
 static bool set_flag(Host* h, const char* name, int argc, t_atom* argv) {
+    if (!is_flag(name)) return false;
     if (argc < 1 || argv[0].a_type != A_FLOAT) {
         pd_error(h->obj, "pyext: %s needs a number", name);
         return true;
