@@ -69,7 +69,6 @@ class TrainingRun:
         self._bar: Any = None
         self._start = time.monotonic()
         self._stopped_by_time = False
-        self._last_log_step = done
 
     def __enter__(self) -> Self:
         if self.is_main:
