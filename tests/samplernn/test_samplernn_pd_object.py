@@ -132,3 +132,11 @@ def test_seed_repeats_and_random_does_not(obj) -> None:
     say(obj, "generate --out a --dur 0.1")
     assert not np.array_equal(standin.array("a"), first)
     assert "seed" in errors(say(obj, "seed -3"))[0]
+
+
+def test_status_and_help(obj) -> None:
+    status = say(obj, "status")
+    assert "model samplernn_tiny" in status and "num_seqs 3" in status
+    usages = [line for line in say(obj, "help") if line.startswith("usage ")]
+    for selector in ("load", "generate", "seed", "stop", "unload", "status", "help"):
+        assert any(line.split()[1] == selector for line in usages), selector
