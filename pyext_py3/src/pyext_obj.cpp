@@ -168,7 +168,41 @@ static void* pyext_new(t_symbol* s, int argc, t_atom* argv) {
     return x;
 }
 
+// Named streaming objects: [rave~ args...] is [pyext~ dlwa.pd rave_stream args...]. Its
+// signal inlets and outlets follow the loaded model's method, which an abstraction (whose
+// inlets are fixed in its file) cannot do. Every message into its leftmost inlet goes to
+// Python inlet 1 (the object's own `set`, `get`, `reload`, as nn~ takes them there), not to
+// pyext's control messages.
+struct Shortcut {
+    const char* name;
+    const char* module;
+    const char* cls;
+};
+static const Shortcut kShortcuts[] = {{"rave~", "dlwa.pd", "rave_stream"}};
+
+static bool is_shortcut(const Host* h) {
+    for (const Shortcut& sc : kShortcuts)
+        if (h->module_name == sc.module && h->class_name == sc.cls) return true;
+    return false;
+}
+
+static void* shortcut_new(t_symbol* s, int argc, t_atom* argv) {
+    for (const Shortcut& sc : kShortcuts) {
+        if (strcmp(s->s_name, sc.name) != 0) continue;
+        std::vector<t_atom> args(argc + 2);
+        SETSYMBOL(&args[0], gensym(sc.module));
+        SETSYMBOL(&args[1], gensym(sc.cls));
+        for (int i = 0; i < argc; i++) args[i + 2] = argv[i];
+        return pyext_new(s, argc + 2, args.data());
+    }
+    return nullptr;
+}
+
 static void pyext_anything(t_pyext* x, t_symbol* s, int argc, t_atom* argv) {
+    if (x->host && is_shortcut(x->host->get()) && x->host->get()->n_in > 0) {
+        host_message(x->host->get(), 1, s, argc, argv);
+        return;
+    }
     if (!x->host || !host_control(x->host->get(), s, argc, argv))
         pd_error(x, "%s: no method for '%s' in the leftmost inlet (Python inlets start at 1)",
                  x->host ? x->host->get()->kind : "pyext", s->s_name);
@@ -199,4 +233,6 @@ void pyext_obj_setup() {
     g_pyext_tilde_class = make_class("pyext~", true);
     for (const char* alias : {"pyext.~", "pyx~", "pyx.~"})
         class_addcreator((t_newmethod)pyext_new, gensym(alias), A_GIMME, 0);
+    for (const Shortcut& sc : kShortcuts)
+        class_addcreator((t_newmethod)shortcut_new, gensym(sc.name), A_GIMME, 0);
 }

@@ -236,6 +236,15 @@ void start_stream(Host* h, Stream* s) {
     long wanted;
     {
         Gil gil;
+        // `_dsp()`, when the class has one, runs first: it may set `_chunk` for Pd's rate.
+        PyObject* fn = h->inst ? PyObject_GetAttrString(h->inst, "_dsp") : nullptr;
+        if (fn) {
+            PyObject* r = PyObject_CallNoArgs(fn);
+            if (!r) report_exception("pyext~: exception in _dsp");
+            Py_XDECREF(r);
+            Py_DECREF(fn);
+        }
+        PyErr_Clear();
         st->chunk = host_count(h->inst, "_chunk");
         wanted = host_count(h->inst, "_latency");  // optional, samples
     }

@@ -13,6 +13,8 @@ Objects:
     gansynth: GANSynth notes, interpolations and hallucinations from latents in arrays.
     halluseq: the HALLU sequencer, a path through a GANSpace rendered as one sound.
     samplernn: SampleRNN audio grown sample by sample into arrays.
+    rave_stream: an nn~-compatible model (RAVE) on signals (``[rave~]``, which the ``py``
+        library registers as ``[pyext~ dlwa.pd rave_stream]``).
 """
 
 from dlwa.pd._host import IN_PD
@@ -21,9 +23,11 @@ from dlwa.pd.ddsp_stream import ddsp_stream
 from dlwa.pd.gansynth import gansynth
 from dlwa.pd.halluseq import halluseq
 from dlwa.pd.melody_rnn import melody_rnn
+from dlwa.pd.rave import rave_stream
 from dlwa.pd.samplernn import samplernn
 from dlwa.pd.timbre_transfer import timbre_transfer
 from dlwa.pd.tone import tone
 
-__all__ = ["IN_PD", "PdObject", "ddsp_stream", "gansynth", "halluseq", "melody_rnn", "samplernn",
+__all__ = ["IN_PD", "PdObject", "ddsp_stream", "gansynth", "halluseq", "melody_rnn", "rave_stream",
+           "samplernn",
            "timbre_transfer", "tone"]
