@@ -25,11 +25,13 @@ MODEL_VERBS: dict[str, str] = {
     "eval": "evaluate a model on a folder of data",
     "ganspace": "principal directions of a GAN layer's activations (GANSpace)",
     "stream": "run audio through a live model chunk by chunk, as its Pd object does",
+    "info": "describe a model file: its methods, channels, ratios and attributes",
+    "export": "export a training run to the file its players load (RAVE: nn~ TorchScript)",
 }
 
 # Model packages that add sub-commands; each module defines register(verbs: ModelVerbs).
 MODEL_CLI_MODULES: tuple[str, ...] = ("dlwa.melody_rnn.cli", "dlwa.ddsp.cli",
-                                     "dlwa.gansynth.cli", "dlwa.samplernn.cli")
+                                     "dlwa.gansynth.cli", "dlwa.samplernn.cli", "dlwa.rave.cli")
 
 Handler = Callable[[argparse.Namespace], int | None]
 

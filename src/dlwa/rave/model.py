@@ -18,6 +18,7 @@ import collections
 import io
 import os
 import pickle
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,7 +202,9 @@ class NNModel:
         self.path = Path(path)
         self.info = read_info(self.path)
         try:
-            self.module = torch.jit.load(str(self.path), map_location="cpu")
+            with warnings.catch_warnings():  # "torch.jit.load is deprecated": nn~'s format
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.module = torch.jit.load(str(self.path), map_location="cpu")
         except RuntimeError as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else "error"
             raise ModelFileError(f"{self.path.name}: torch cannot load it ({first})") from None
