@@ -304,8 +304,8 @@ class rave_stream(PdObject):  # Pd object names are lower case
         if self.info is None:
             return
         chunk, note = self._fitted(self.info, round(pyext._samplerate()))
-        if note and (report or self._chunk != chunk):
-            print(f"{self.object_name}: {note}", file=sys.stderr)
+        if note and (report or self._chunk != chunk):  # a note, as nn~'s: no error
+            print(f"{self.object_name}: {note}")
         self._chunk = chunk
         self._latency = 2 * chunk  # pyext~ reads both at the next DSP start
 

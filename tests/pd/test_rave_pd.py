@@ -1,0 +1,211 @@
+"""[rave~] in real Pd (batch mode): it plays what RaveStream computes, sample for sample,
+while messages arrive at known logical times; bad input is one line each and the playing
+model keeps playing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from dlwa import pd_runner
+from dlwa.pd_runner import Patch
+from dlwa.rave.model import NNModel
+from dlwa.rave.stream import RaveStream
+
+pytestmark = pytest.mark.pd
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "rave"
+TOY = FIXTURES / "toy_nn_tilde.ts"
+RAVE = FIXTURES / "rave_small.ts"
+RATE = 16000
+SECONDS = 1.5
+CHUNK = 512
+EVENTS_MS = {"gain": 200, "bad": 400, "off": 600, "on": 810, "load": 1000}  # none on a chunk edge
+BAD = ("load {notes}", "load {plain}", "method prior", "set volume 1", "set gain loud",
+       "chunk 100", "bogus 1")
+
+
+def record_patch(folder: Path, obj: str, inputs: int, outputs: int, events: dict[str, list[str]],
+                 rate: int = RATE) -> Path:
+    """Play in.wav's channels into ``obj``, record its signal outlets into out.wav, send
+    each event's messages at its time and print the replies (RAVE) and pyext's (ATTR)."""
+    p = Patch()
+    n = int(SECONDS * rate)
+    names_in = [f"in{i}" for i in range(inputs)]
+    names_out = [f"out{i}" for i in range(outputs)]
+    for name in names_in + names_out:
+        p.array(name, n)
+    soundfiler = p.obj("soundfiler")
+    live = p.obj(obj)
+    players = [p.obj(f"tabplay~ {name}") for name in names_in]
+    writers = [p.obj(f"tabwrite~ {name}") for name in names_out]
+    for i, play in enumerate(players):
+        p.connect(play, 0, live, i)
+    for i, write in enumerate(writers):
+        p.connect(live, i, write, 0)
+    p.connect(live, outputs, p.obj("print RAVE"), 0)
+    p.connect(live, outputs + 1, p.obj("print ATTR"), 0)
+    for ms, texts in events.items():
+        delay = p.obj(f"delay {ms}")
+        for text in texts:
+            box = p.msg(text)
+            p.connect(delay, 0, box, 0)
+            p.connect(box, 0, live, 0)
+        p.on_load((delay, 0))
+    end = p.obj(f"delay {SECONDS * 1000 - 50}")
+    trigger = p.obj("t b b")
+    write = p.msg(f"write -wave -bytes 4 {folder}/out.wav {' '.join(names_out)}")
+    quit_ = p.msg("\\; pd quit")
+    p.connect(end, 0, trigger, 0)
+    p.connect(trigger, 1, write, 0)
+    p.connect(write, 0, soundfiler, 0)
+    p.connect(trigger, 0, quit_, 0)
+    steps = [(f"read -resize {folder}/in.wav {' '.join(names_in)}", soundfiler, 0),
+             ("\\; pd dsp 1", -1, 0), *[("bang", x, 0) for x in players + writers],
+             ("bang", end, 0)]
+    p.sequence(*steps)
+    return p.write(folder / "t.pd")
+
+
+def stereo_input(n: int) -> np.ndarray:
+    t = np.arange(n) / RATE
+    return np.stack([0.5 * np.sin(2 * np.pi * 220 * t),
+                     0.3 * np.sin(2 * np.pi * 330 * t)]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def toy_run(pd_external: Path, tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("rave_toy")
+    x = stereo_input(int(SECONDS * RATE))
+    sf.write(folder / "in.wav", x.T, RATE, subtype="FLOAT")
+    (folder / "notes.ts").write_text("not a model")
+    torch.jit.script(torch.nn.Linear(2, 2)).save(str(folder / "plain.ts"))
+    (folder / "toy2.ts").write_bytes(TOY.read_bytes())
+    events = {EVENTS_MS["gain"]: ["set gain 0.5", "get gain", "latency"],
+              EVENTS_MS["bad"]: [b.format(notes=folder / "notes.ts", plain=folder / "plain.ts")
+                                 for b in BAD],
+              EVENTS_MS["off"]: ["enable 0"], EVENTS_MS["on"]: ["enable 1"],
+              EVENTS_MS["load"]: ["load toy2.ts", "set swap 1", "info"]}
+    patch = record_patch(folder, f"rave~ {TOY} forward {CHUNK}", 2, 2, events)
+    run = pd_runner.run_patch(patch, sample_rate=RATE, timeout_s=120).check()
+    recorded, _ = sf.read(folder / "out.wav", dtype="float32")
+    return x, recorded.T, run
+
+
+def library_run(x: np.ndarray) -> np.ndarray:
+    """What Pd should record: the stream with the same changes at the same chunks (a
+    message at logical sample t reaches the chunk that ends after it), one chunk late."""
+    at = {name: int(ms * RATE / 1000) // CHUNK for name, ms in EVENTS_MS.items()}
+    model = NNModel(TOY)
+    stream = RaveStream(model, "forward", chunk=CHUNK)
+    out = []
+    enabled = True
+    for c in range(x.shape[1] // CHUNK):
+        if c == at["gain"]:
+            model.set("gain", [0.5])
+        if c == at["off"]:
+            enabled = False
+        if c == at["on"]:
+            enabled = True
+        if c == at["load"]:
+            model = NNModel(TOY)  # the new file plays with its own (default) gain
+            stream = RaveStream(model, "forward", chunk=CHUNK)
+            model.set("swap", [True])
+        block = x[:, c * CHUNK:(c + 1) * CHUNK]
+        out.append(stream.process(block) if enabled else np.zeros_like(block))
+    return np.concatenate([np.zeros((2, CHUNK), np.float32), *out], axis=1)
+
+
+def test_pd_plays_what_the_stream_computes_with_the_same_changes(toy_run) -> None:
+    x, recorded, _ = toy_run
+    expected = library_run(x)
+    n = min(recorded.shape[1], expected.shape[1]) - RATE // 10  # tabwrite~ stops early
+    assert np.abs(recorded[:, :n]).max() > 0.1
+    np.testing.assert_allclose(recorded[:, :n], expected[:, :n], atol=1e-6)
+
+
+def test_replies_name_what_changed(toy_run) -> None:
+    *_, run = toy_run
+    replies = run.printed("RAVE")
+    # (the first 'loaded' comes while the patch is being made: [print] is not connected yet)
+    assert replies[0] == f"latency {CHUNK} 32" 
+    for line in ["done set gain 0.5", "attribute gain 0.5", f"latency {CHUNK} 32",
+                 "done enable 0", "done enable 1", "loaded toy2", "done set swap 1",
+                 "methods forward envelope tone", "channels 2 2", "ratios 1 1",
+                 "attributes gain swap harmonic shape", "samplerate 16000"]:
+        assert line in replies
+    assert f"latency {CHUNK}" in run.printed("ATTR")  # pyext~'s own, at DSP start
+    assert "underruns 0" in run.printed("ATTR")
+
+
+def test_bad_input_is_one_line_each_and_the_model_keeps_playing(toy_run) -> None:
+    *_, run = toy_run
+    errors = [line for line in run.printed("RAVE") if line.startswith("error")]
+    assert errors[0] == ("error notes.ts is not a TorchScript model (not a zip archive\\; "
+                         "export one with 'rave export --streaming' or nn_tilde)")
+    assert errors[1].startswith("error plain.ts is TorchScript but has no nn~ methods")
+    assert errors[2] == "error toy_nn_tilde has no method 'prior': it has forward\\, envelope\\, tone"
+    assert errors[3] == ("error toy_nn_tilde has no attribute 'volume': it has gain\\, swap\\, "
+                         "harmonic\\, shape")
+    assert errors[4] == "error gain takes a float\\, got 'loud'"
+    assert errors[5].startswith("error unknown message 'bogus'")
+    assert len(errors) == 6
+    # a chunk below the ratio is no error: nn~ says it and takes the ratio
+    assert "rave~: chunk 100 is smaller than the model's ratio 256: using 256" in run.lines
+    assert "done chunk 256" in run.printed("RAVE")
+    console = [line for line in run.lines if line.startswith("error: rave~: ")]
+    assert len(console) == 6  # each once on Pd's console
+
+
+def test_a_bad_model_at_creation_is_one_line_and_pd_carries_on(pd_external: Path,
+                                                               tmp_path: Path) -> None:
+    p = Patch()
+    bad = p.obj("rave~ no_such_model")
+    good = p.obj("print still-here")
+    p.connect(bad, 1, p.obj("print RAVE"), 0)
+    p.sequence(("bang", good, 0), ("\\; pd quit", -1, 0))
+    run = pd_runner.run_patch(p.write(tmp_path / "t.pd"), timeout_s=60).check()
+    assert [line for line in run.lines if "rave~" in line] == [
+        "error: rave~: no RAVE model 'no_such_model': give a .ts file (an nn~ model) or one of "
+        + run.lines[[i for i, line in enumerate(run.lines) if "no_such_model" in line][0]]
+        .split("or one of ")[1]]
+    assert "still-here: bang" in run.lines
+
+
+def test_decode_has_an_inlet_per_latent_and_encode_an_outlet_per_latent(
+        pd_external: Path, tmp_path: Path) -> None:
+    """[rave~ rave_small encode] → [rave~ rave_small decode]: 32 latent signals between."""
+    p = Patch()
+    n = int(SECONDS * RATE)
+    p.array("src", n)
+    p.array("rec", n)
+    noise = p.obj("osc~ 196")
+    enc = p.obj(f"rave~ {RAVE} encode")
+    dec = p.obj(f"rave~ {RAVE} decode")
+    for i in range(32):
+        p.connect(enc, i, dec, i)
+    p.connect(noise, 0, enc, 0)
+    write = p.obj("tabwrite~ rec")
+    p.connect(dec, 0, write, 0)
+    p.connect(enc, 32, p.obj("print ENC"), 0)
+    p.connect(dec, 1, p.obj("print DEC"), 0)
+    end = p.obj(f"delay {SECONDS * 1000 - 50}")
+    save = p.msg(f"write -wave -bytes 4 {tmp_path}/out.wav rec")
+    files = p.obj("soundfiler")
+    quit_ = p.msg("\\; pd quit")
+    trigger = p.obj("t b b")
+    p.connect(end, 0, trigger, 0)
+    p.connect(trigger, 1, save, 0)
+    p.connect(save, 0, files, 0)
+    p.connect(trigger, 0, quit_, 0)
+    p.sequence(("\\; pd dsp 1", -1, 0), ("bang", write, 0), ("bang", end, 0))
+    run = pd_runner.run_patch(p.write(tmp_path / "t.pd"), sample_rate=RATE,
+                              timeout_s=120).check()
+    assert "ENC: latency 1024 64" in run.lines and "DEC: latency 1024 64" in run.lines
+    out, _ = sf.read(tmp_path / "out.wav", dtype="float32")
+    assert np.abs(out[4096:]).max() > 1e-3  # the round trip makes sound
+    assert not [line for line in run.lines if line.startswith("error")]
