@@ -5,8 +5,8 @@
 # torchaudio has no build for torch 2.13: its CUDA wheel is installed and its compiled
 # extension removed, which leaves the pure-Python Spectrogram/MelSpectrogram/resample
 # that RAVE uses. See ../docs/decisions.md.
-# Still open (the RAVE issue): acids-rave's pqmf.py imports scipy.signal.kaiser, removed in
-# scipy 1.13, so `import rave` needs a small compatibility shim that dlwa.rave will provide.
+# acids-rave's PQMF filter design uses scipy APIs removed since (scipy.signal.kaiser, firwin's
+# nyq): dlwa.rave.compat.import_rave() puts them back, so import it through that.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -20,5 +20,7 @@ rm -f "$site"/torchaudio/lib/*.so
 import importlib
 for name in ("cached_conv", "gin", "pytorch_lightning", "nn_tilde", "torchaudio"):
     importlib.import_module(name)
-print("RAVE stack importable: cached_conv, gin, pytorch_lightning, nn_tilde, torchaudio")
+from dlwa.rave.compat import import_rave
+import_rave()
+print("RAVE stack importable: rave, cached_conv, gin, pytorch_lightning, nn_tilde, torchaudio")
 PY

@@ -4,7 +4,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-bash scripts/setup.sh
+# setup.sh, plus the optional RAVE training stack, so that `dlwa train rave` is tested too.
+bash scripts/install-rave.sh
 # Pd integration tests fail instead of skipping when Pd or the external is missing.
 export DLWA_REQUIRE_PD=1
 # Two cores: one BLAS/OpenMP thread per process keeps Pd and the tests from starving each other.

@@ -189,11 +189,11 @@ static bool is_shortcut(const Host* h) {
 static void* shortcut_new(t_symbol* s, int argc, t_atom* argv) {
     for (const Shortcut& sc : kShortcuts) {
         if (strcmp(s->s_name, sc.name) != 0) continue;
-        std::vector<t_atom> args(argc + 2);
-        SETSYMBOL(&args[0], gensym(sc.module));
-        SETSYMBOL(&args[1], gensym(sc.cls));
-        for (int i = 0; i < argc; i++) args[i + 2] = argv[i];
-        return pyext_new(s, argc + 2, args.data());
+        // One symbol "module.class": after an undotted name the last dot splits them.
+        std::vector<t_atom> args(argc + 1);
+        SETSYMBOL(&args[0], gensym((std::string(sc.module) + "." + sc.cls).c_str()));
+        for (int i = 0; i < argc; i++) args[i + 1] = argv[i];
+        return pyext_new(s, argc + 1, args.data());
     }
     return nullptr;
 }

@@ -143,7 +143,7 @@ def train(data: str | os.PathLike[str], out: str | os.PathLike[str], cfg: RaveTr
         accelerator=accelerator, devices=1, callbacks=callbacks,
         max_epochs=-1, max_steps=cfg.steps,
         max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
-        check_val_every_n_epoch=1, log_every_n_steps=20,
+        check_val_every_n_epoch=1, log_every_n_steps=min(20, cfg.val_every),
         enable_progress_bar=True, num_sanity_val_steps=0)
     started = time.time()
     trainer.fit(model, DataLoader(train_set, cfg.batch_size, drop_last=True),

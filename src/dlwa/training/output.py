@@ -72,6 +72,11 @@ def check_output(out: str | os.PathLike[str], *, kind: str, state_file: str,
                 f"--out {path} already holds a trained {kind} model and is never "
                 "overwritten: choose a new folder for --out, add --resume to continue "
                 "its training, or --force to replace it")
+        if (path / state_file).is_file():
+            raise OutputFolderError(
+                f"--out {path} holds an unfinished {kind} run and is never overwritten: "
+                "choose a new folder for --out, add --resume to continue its training, or "
+                "--force to replace it")
         if contents:
             shown = ", ".join(contents[:3]) + (", ..." if len(contents) > 3 else "")
             raise OutputFolderError(
