@@ -34,7 +34,7 @@ def _pending(paths: list[Path], pending: tuple[str, ...] = REDESIGN_PENDING) -> 
     reason = "front panel redesign pending (issue #15)"
     return [pytest.param(p, id=p.name, marks=pytest.mark.xfail(reason=reason, strict=True))
             if p.name in pending else pytest.param(p, id=p.name) for p in paths]
-MODEL_PATCHES = ("ai_duet.pd", "timbre_transfer.pd", "ddsp_live.pd", "gansynth.pd", "gansynth_multi.pd",
+MODEL_PATCHES = ("ai_duet.pd", "rave.pd", "timbre_transfer.pd", "ddsp_live.pd", "gansynth.pd", "gansynth_multi.pd",
                  "gansynth_hallucination.pd", "ganspacesynth.pd", "ganspacesynth_noz.pd",
                  "ganspacesynth_halluseq.pd", "samplernn.pd")
 SCREEN_W, SCREEN_H = 1280, 800
@@ -50,6 +50,8 @@ ALLOWED_GLOBAL_NAMES = {
     "timbre_transfer-demo": "kept for tests/ddsp/test_pd_integration.py, which sends it",
     "ai_duet-demo": "the demo trigger sent by dlwa demo (DEMOS) and tests/pd/test_ai_duet.py",
     "ddsp_live-demo": "the demo trigger of ddsp_live.pd, sent by dlwa demo (DEMOS)",
+    "rave-demo": "the demo trigger of rave.pd, sent by dlwa demo (DEMOS) and "
+                 "tests/pd/test_rave_pd.py",
     "gansynth-demo": "the demo trigger of gansynth.pd, sent by dlwa demo (DEMOS) and "
                      "tests/pd/test_gansynth_patches.py",
 }
