@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 BENCHMARK_MODULES: tuple[str, ...] = ("dlwa.benchmarks.pyext", "dlwa.benchmarks.melody_rnn",
                                       "dlwa.benchmarks.ddsp", "dlwa.benchmarks.gansynth",
-                                      "dlwa.benchmarks.samplernn")
+                                      "dlwa.benchmarks.samplernn", "dlwa.benchmarks.rave")
 
 
 @dataclass
