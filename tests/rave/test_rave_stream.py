@@ -23,7 +23,7 @@ def nn_tilde_reference(path: Path, method: str, x: np.ndarray, chunk: int,
     module = torch.jit.load(str(path))
     for name, values in (attributes or {}).items():
         getattr(module, f"set_{name}")(*values)
-    c_in, r_in, c_out, r_out = getattr(module, f"{method}_params").tolist()
+    c_in, r_in, _, r_out = getattr(module, f"{method}_params").tolist()
     out = []
     for start in range(0, x.shape[1], chunk):
         block = torch.from_numpy(x[:, start:start + chunk]).reshape(c_in, -1, r_in)[:, :, -1]
@@ -109,8 +109,8 @@ def test_chunks_are_whole_multiples_of_the_ratio_at_the_model_rate() -> None:
     assert fit_chunk(256, 512, 16000, 16000) == (
         512, "chunk 256 is smaller than the model's ratio 512: using 512")
     assert fit_chunk(2000, 512, 16000, 48000) == (
-        3072, "chunk 2000 is not a multiple of 1536 (the model's ratio 512 at 16000 Hz in "
-        "48000 Hz): using 3072")
+        3072, ("chunk 2000 is not a multiple of 1536 (the model's ratio 512 at 16000 Hz in "
+               "48000 Hz): using 3072"))
     with pytest.raises(ValueError, match="chunk 256 is smaller than the model's ratio 512"):
         RaveStream(NNModel(RAVE), "forward", chunk=256)
 
