@@ -75,6 +75,9 @@ SRN_IMPORT = ("tests/samplernn/test_samplernn_convert.py",)
 SRN = ("tests/samplernn/test_samplernn_model.py", "tests/samplernn/test_samplernn_generate.py")
 SRN_PD = ("tests/samplernn/test_samplernn_pd_object.py",)
 SRN_TRAIN = ("tests/samplernn/test_samplernn_train.py",)
+RAVE = ("tests/rave/test_rave_model.py", "tests/rave/test_rave_stream.py")
+RAVE_PD = ("tests/pd/test_rave_pd.py",)
+RAVE_TRAIN = ("tests/rave/test_rave_train.py",)
 BRIDGE = ("tests/pd/test_pyext_convert.py", "tests/contract/test_contract_pd.py")
 
 
@@ -350,6 +353,30 @@ MUTATIONS = [
     m("data: few files split by file", "data/examples.py",
       "return 0 < validation_fraction < 1 and n_files * validation_fraction < 1 - 1e-9",
       "return False", ("tests/data/test_examples.py",)),
+    # ----- RAVE
+    m("rave stream: inputs decimated from the first sample of each ratio", "rave/stream.py",
+      "frames = x.reshape(p.in_channels, -1, p.in_ratio)[:, :, -1]",
+      "frames = x.reshape(p.in_channels, -1, p.in_ratio)[:, :, 0]", RAVE),
+    m("rave stream: outputs tiled instead of held", "rave/stream.py",
+      "y = np.repeat(y, p.out_ratio, axis=1)", "y = np.tile(y, (1, p.out_ratio))", RAVE),
+    m("rave stream: one sample too few held back after resampling", "rave/stream.py",
+      "        return int(short)", "        return int(short) - 1", RAVE),
+    m("rave model: a bool attribute set from any text as True", "rave/model.py",
+      '            if value.lower() in ("true", "false"):', '            if True:', RAVE),
+    m("rave info: in and out channels swapped", "rave/model.py",
+      "            methods[str(name)] = MethodParams(*(int(v) for v in params))",
+      "            methods[str(name)] = MethodParams(*(int(v) for v in params[[2, 1, 0, 3]]))",
+      RAVE),
+    m("[rave~]: enable 0 still plays", "pd/rave.py",
+      "        if stream is None or not self.enabled:", "        if stream is None:", RAVE_PD),
+    m("[rave~]: set without the lock, and not applied", "pd/rave.py",
+      "            model.set(name, list(values))", "            pass", RAVE_PD),
+    m("[rave~]: a loaded model is never swapped in", "pd/rave.py",
+      "            self.stream = self._new_stream(model, x.shape[1])\n        stream = self.stream",
+      "            pass\n        stream = self.stream", RAVE_PD),
+    m("rave training: resume starts over", "rave/train.py",
+      "                ckpt_path=str(out / STATE_FILE) if resume else None)",
+      "                ckpt_path=None)", RAVE_TRAIN),
 ]
 
 

@@ -3,7 +3,7 @@
 Thousands of random and malformed messages (known selectors with wrong counts and types,
 junk selectors, bangs, lists, huge numbers, long and non-ASCII symbols, valid and missing
 models and arrays) go into ``[tone]``, ``[melody_rnn]``, ``[timbre_transfer]``,
-``[gansynth]`` and ``[samplernn]`` through
+``[gansynth]``, ``[samplernn]`` and ``[rave~]`` through
 a ``[qlist]``, with a ``stop`` now and then so long jobs do not pile up. Then each object
 must still answer correctly. Pd must not crash or hang, no traceback may reach the
 console, and every error is one line.
@@ -36,13 +36,18 @@ SELECTORS = {
                  "seed", "out_sample_rate", "precision", "pitches", "load_ganspace_components",
                  "synthesize_noz", "unload", "status", "help", "stop"],
     "samplernn": ["load", "generate", "seed", "unload", "status", "help", "stop"],
+    "rave_stream": ["load", "reload", "method", "enable", "set", "get", "chunk", "info",
+                    "latency", "unload", "status", "help", "stop"],
 }
+# How each object is made, and its replies outlet (rave~'s first outlet is its signal).
+BOXES = {"rave_stream": ("rave~ guitar", 1)}
 MODELS = ["violin", "flute", "melody_rnn_basic", "basic_rnn", "nope", "ddsp_sax", "../x",
           "/tmp", "tone", "all_instruments", "--"]
 WORDS = ["a", "in", "out", "missing", "bars", "seconds", "auto", "random", "yin", "crepe-tiny",
          "x" * 300, "é", "ünïcødé", "-", "0x10", "nan", "inf", "1e999", "bang", "float",
          "list", "symbol", "@detach", "reload", "--out", "--temp", "--dur", "--seed",
-         "--num_seqs", "--out_sr", "Env([1,2],[1])", "Env([1", "guitar"]
+         "--num_seqs", "--out_sr", "Env([1,2],[1])", "Env([1", "guitar", "encode", "decode",
+         "forward", "learn_target", "true"]
 NUMBERS = [0, 1, -1, 0.5, 2, 64, 65, 127, 128, 1e9, -1e9, 1e37, -1e37, 3.5e-38, 48000, 1000]
 JUNK_SELECTORS = ["fly", "loadd", "run1", "é", "x" * 200, "bang", "float", "list", "symbol",
                   "_del", "_init", "__init__", "load_1", "reply", "error"]
@@ -113,6 +118,11 @@ CHECKS = [
     ("samplernn", "load --num_seqs 2 guitar", "samplernn: loaded samplernn_guitar 16000"),
     ("samplernn", "generate --out a --temp 0.9 --out out --dur 0.1",
      "samplernn: generated out 16000 1600"),
+    ("rave_stream", "stop", None),
+    ("rave_stream", "load guitar", "rave_stream: loaded guitar"),
+    ("rave_stream", "method forward", "rave_stream: done method forward"),
+    ("rave_stream", "set learn_target 0", "rave_stream: done set learn_target 0"),
+    ("rave_stream", "info", "rave_stream: methods encode decode forward"),
 ]
 
 
@@ -128,11 +138,12 @@ def fuzz_patch(folder: Path, score: Path) -> Path:
 
     connects: list[tuple[int, int, int, int]] = []
     for cls in SELECTORS:
+        box, replies = BOXES.get(cls, (f"pyext. dlwa.pd {cls}", 0))
         receive = add(f"obj 10 {20 + 30 * index} r fuzz-{cls}")
-        obj = add(f"obj 10 {20 + 30 * index} pyext. dlwa.pd {cls}")
+        obj = add(f"obj 10 {20 + 30 * index} {box}")
         prefix = add(f"obj 10 {20 + 30 * index} list prepend {cls}:")
         trim = add(f"obj 10 {20 + 30 * index} list trim")
-        connects += [(receive, 0, obj, 1), (obj, 0, prefix, 0), (prefix, 0, trim, 0)]
+        connects += [(receive, 0, obj, 1), (obj, replies, prefix, 0), (prefix, 0, trim, 0)]
         printer = add(f"obj 10 {20 + 30 * index} print out")
         watch = add(f"obj 10 {20 + 30 * index} s fuzz-replies")
         connects += [(trim, 0, printer, 0), (trim, 0, watch, 0)]

@@ -92,6 +92,20 @@ def test_resume_continues_and_an_existing_run_is_never_overwritten(run: Path,
     assert y.shape == (1, 2048) and np.isfinite(y).all()
 
 
+def test_the_smoke_test_trains_and_exports_a_model_that_streams(data: Path,
+                                                               tmp_path: Path) -> None:
+    out = tmp_path / "smoke"
+    result = dlwa("train", "rave", str(data), "--out", str(out), "--smoke-test", "--name", "s")
+    assert f"wrote {out / 's.ts'}" in result.stdout
+    config = __import__("json").loads((out / "config.json").read_text())
+    assert config["kind"] == "rave" and config["training"]["steps"] > 0
+    streamed = dlwa("stream", "rave", "--model", str(out), str(data / "take0.wav"),
+                    str(tmp_path / "y.wav"))
+    assert "wrote" in streamed.stdout
+    y, rate = sf.read(tmp_path / "y.wav")
+    assert rate == RATE and len(y) == 6 * RATE and np.isfinite(y).all()
+
+
 def test_bad_data_is_one_line(tmp_path: Path) -> None:
     short = tmp_path / "short"
     short.mkdir()

@@ -59,6 +59,9 @@ def register(verbs: object) -> None:
                        help="leave out the TorchScript export at the end")
     add_training_options(train, steps=8000, batch_size=8, state_file="last.ckpt",
                          threads=2)
+    train.add_argument("--smoke-test", action="store_true",
+                       help="4 steps of a tiny model (capacity 4, batch 2): checks the data, "
+                       "the stack and the export in about a minute")
 
     export = verbs.add("export", MODEL, _export, "export a RAVE run (acids-rave) to the "
                        "streaming TorchScript file nn~ and [rave~] play")
@@ -135,6 +138,9 @@ def _info(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from dlwa.rave.train import RaveTrainConfig, train
 
+    if args.smoke_test:
+        args.override = [*args.override, "CAPACITY = 4"]
+        args.steps, args.batch_size, args.val_every = 4, 2, 2
     phase_1 = args.phase_1_steps if args.phase_1_steps is not None else 2 * args.steps // 3
     cfg = RaveTrainConfig(config=args.config, overrides=args.override,
                           sample_rate=args.sample_rate, n_signal=args.n_signal,
