@@ -16,13 +16,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from dlwa.audio.io import load_audio, save_audio  # noqa: E402
-from dlwa.rave.model import NNModel, find_model  # noqa: E402
-from dlwa.rave.stream import RaveStream, stream_file  # noqa: E402
+from dlwa.audio.io import load_audio, save_audio
+from dlwa.rave.model import NNModel, find_model
+from dlwa.rave.stream import RaveStream, stream_file
 
 OUT = Path("docs/rave")
 IMAGES = Path("docs/images")
