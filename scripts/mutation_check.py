@@ -76,7 +76,7 @@ SRN = ("tests/samplernn/test_samplernn_model.py", "tests/samplernn/test_samplern
 SRN_PD = ("tests/samplernn/test_samplernn_pd_object.py",)
 SRN_TRAIN = ("tests/samplernn/test_samplernn_train.py",)
 RAVE = ("tests/rave/test_rave_model.py", "tests/rave/test_rave_stream.py")
-RAVE_PD = ("tests/pd/test_rave_pd.py",)
+RAVE_PD = ("tests/rave/test_rave_pd_object.py",)
 RAVE_TRAIN = ("tests/rave/test_rave_train.py",)
 BRIDGE = ("tests/pd/test_pyext_convert.py", "tests/contract/test_contract_pd.py")
 
