@@ -141,10 +141,11 @@ def test_bad_input_is_one_error_and_the_model_keeps_playing(text: str, expected:
     assert o.model is not None and o.method == "forward"
 
 
-def test_a_file_that_is_no_model_makes_an_object_that_says_so() -> None:
-    o = standin.create(rave_object.rave_stream, "README.md", canvas_dir=FIXTURES.parents[2])
-    assert standin.outputs(o) == [("error README.md is not a TorchScript model (not a zip "
-                                  "archive\\; export one with 'rave export --streaming' or "
-                                  "nn_tilde)")]
+def test_a_file_that_is_no_model_makes_an_object_that_says_so(tmp_path: Path) -> None:
+    (tmp_path / "notes.ts").write_text("not a model")
+    o = standin.create(rave_object.rave_stream, "notes.ts", canvas_dir=tmp_path)
+    assert standin.outputs(o) == [("error notes.ts is not a TorchScript model (not a zip "
+                                   "archive\\; export one with 'rave export --streaming' or "
+                                   "nn_tilde)")]
     assert (o._sigin, o._sigout) == (1, 1)
     assert not o.process(np.ones((1, o._chunk), np.float32)).any()
