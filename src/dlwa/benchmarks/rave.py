@@ -11,10 +11,17 @@
 
 Also the same object at 48 kHz in Pd, where the stream resamples to the model's rate and
 back. The goal: the Pd object and dlwa stream within 5 % of the direct calls.
+
+With ``DLWA_NN_TILDE=<folder holding nn~.pd_linux>`` (IRCAM's nn~, built from its source
+against the torch wheel's libtorch; never part of dlwa) the same render is measured with
+``[nn~ <guitar.ts> forward 1024]`` in place of ``[rave~]``: nn~'s threaded mode, with a
+``bufsize`` message before ``pd quit`` so that nn~ joins its last model thread (without
+it, libtorch can shut down under that thread at exit).
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import tempfile
@@ -49,29 +56,40 @@ def _cpu_per_second(fn, seconds: float) -> float:
     return statistics.median(values)
 
 
-def _pd_cpu(seconds: float, rate: int) -> float:
-    """CPU seconds of a headless Pd rendering ``seconds`` of noise through [rave~ guitar]."""
+def _pd_cpu(seconds: float, rate: int, nn_tilde: str | None = None) -> float:
+    """CPU seconds of a headless Pd rendering ``seconds`` of a tone through [rave~ guitar]
+    (or, with ``nn_tilde``, through IRCAM's [nn~] loaded from that folder)."""
     p = pd_runner.Patch()
     source = p.obj("osc~ 147")
-    live = p.obj(f"rave~ {MODEL} forward {CHUNK if rate == 16000 else 0}")
+    if nn_tilde:
+        from dlwa.rave.model import find_model
+
+        live = p.obj(f"nn~ {find_model(MODEL)} forward {CHUNK}")
+    else:
+        live = p.obj(f"rave~ {MODEL} forward {CHUNK if rate == 16000 else 0}")
     sink = p.obj("*~ 0")
     p.connect(source, 0, live, 0)
     p.connect(live, 0, sink, 0)
     end = p.obj(f"delay {seconds * 1000}")
     quit_ = p.msg("\\; pd quit")
+    if nn_tilde:  # nn~ joins its model thread on bufsize: then quit cleanly
+        join = p.msg(f"bufsize {CHUNK}")
+        p.connect(end, 0, join, 0)
+        p.connect(join, 0, live, 0)
     p.connect(end, 0, quit_, 0)
     p.sequence(("\\; pd dsp 1", -1, 0), ("bang", end, 0))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory(prefix="dlwa-bench-") as d:
-        pd_runner.run_patch(p.write(Path(d) / "bench.pd"), sample_rate=rate,
-                            timeout_s=600).check()
+        extra = ["-path", nn_tilde] if nn_tilde else []
+        pd_runner.run_patch(p.write(Path(d) / "bench.pd"), sample_rate=rate, timeout_s=600,
+                            extra_args=extra).check()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def _pd_per_second(rate: int) -> float:
+def _pd_per_second(rate: int, nn_tilde: str | None = None) -> float:
     short, long = PD_SECONDS
-    values = [(_pd_cpu(long, rate) - _pd_cpu(short, rate)) / (long - short)
+    values = [(_pd_cpu(long, rate, nn_tilde) - _pd_cpu(short, rate, nn_tilde)) / (long - short)
               for _ in range(2)]
     return min(values)
 
@@ -108,6 +126,14 @@ def streaming() -> list[Measurement]:
     stream_cpu = _cpu_per_second(streamed, n / rate)
     pd_cpu = _pd_per_second(rate)
     pd48 = _pd_per_second(48000)
+    nn_tilde = os.environ.get("DLWA_NN_TILDE")
+    extra = []
+    if nn_tilde:
+        nn_cpu = _pd_per_second(rate, nn_tilde)
+        extra.append(Measurement(
+            "guitar forward, IRCAM's [nn~] in Pd at 16 kHz", nn_cpu, "CPU s per s of audio",
+            f"{100 * (nn_cpu / direct_cpu - 1):+.1f} % against direct; nn~ built from its "
+            "source against the torch wheel's libtorch, threaded mode, chunk 1024"))
     return [
         Measurement("guitar forward, TorchScript called directly", direct_cpu,
                     "CPU s per s of audio", note),
@@ -119,4 +145,5 @@ def streaming() -> list[Measurement]:
                     f"{PD_SECONDS[1]:g} s minus over {PD_SECONDS[0]:g} s of -batch render"),
         Measurement("guitar forward, [rave~] in Pd at 48 kHz (resampled)", pd48,
                     "CPU s per s of audio", "default chunk (1536), the same method"),
+        *extra,
     ]
