@@ -77,6 +77,12 @@ def test_resume_continues_and_an_existing_run_is_never_overwritten(run: Path,
     assert refused.stderr.strip().splitlines()[-1].endswith(
         "--resume to continue its training, or --force to replace it")
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == mtimes
+    # resumed with the steps already done: nothing left to train, the weights stay
+    dlwa("train", "rave", str(data), "--out", str(run), *TINY, "--steps", "4", "--resume")
+    same = torch.load(run / "last.ckpt", map_location="cpu", weights_only=False)
+    assert same["global_step"] == before["global_step"]
+    for name, value in before["state_dict"].items():
+        assert torch.equal(value, same["state_dict"][name]), name
     dlwa("train", "rave", str(data), "--out", str(run), *TINY, "--steps", "6", "--resume")
     after = torch.load(run / "last.ckpt", map_location="cpu", weights_only=False)
     assert before["global_step"] < after["global_step"]
