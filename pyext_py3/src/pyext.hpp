@@ -189,6 +189,8 @@ struct Host : std::enable_shared_from_this<Host> {
     std::atomic<bool> outlets_ready{false};  // read by other threads in _outlet
     bool counts_given = false;    // {nin nout} on the object box win over _inlets/_outlets
     bool streaming = false;       // pyext~ class with process() and _chunk
+    bool info_is_attr = false;    // named streaming objects ([rave~]): pyext's replies
+                                  // (underruns) share the last Python outlet
 
     // Python side (GIL)
     PyObject* module = nullptr;

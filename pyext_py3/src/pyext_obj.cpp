@@ -126,8 +126,28 @@ static void make_inlets_outlets(t_pyext* x, Host* h) {
     }
     for (int i = 0; i < h->sig_out; i++) outlet_new(&x->x_obj, &s_signal);
     for (int i = 0; i < h->n_out; i++) h->outlets.push_back(outlet_new(&x->x_obj, nullptr));
-    h->attr_outlet = outlet_new(&x->x_obj, nullptr);
+    h->attr_outlet = h->info_is_attr && !h->outlets.empty() ? h->outlets.back()
+                                                            : outlet_new(&x->x_obj, nullptr);
     h->outlets_ready = true;
+}
+
+// Named streaming objects: [rave~ args...] is [pyext~ dlwa.pd rave_stream args...]. Its
+// signal inlets and outlets follow the loaded model's method, which an abstraction (whose
+// inlets are fixed in its file) cannot do. Every message into its leftmost inlet goes to
+// Python inlet 1 (the object's own `set`, `get`, `reload`, as nn~ takes them there), not to
+// pyext's control messages. It has no attribute outlet of its own: pyext~'s `underruns <n>`
+// go to its replies outlet (the object reports the latency itself, resampling included).
+struct Shortcut {
+    const char* name;
+    const char* module;
+    const char* cls;
+};
+static const Shortcut kShortcuts[] = {{"rave~", "dlwa.pd", "rave_stream"}};
+
+static bool is_shortcut(const Host* h) {
+    for (const Shortcut& sc : kShortcuts)
+        if (h->module_name == sc.module && h->class_name == sc.cls) return true;
+    return false;
 }
 
 static void* pyext_new(t_symbol* s, int argc, t_atom* argv) {
@@ -162,28 +182,11 @@ static void* pyext_new(t_symbol* s, int argc, t_atom* argv) {
         pd_free(&x->x_obj.ob_pd);
         return nullptr;
     }
+    h->info_is_attr = signal && is_shortcut(h);
     make_inlets_outlets(x, h);
     host_apply_attrs(h, argc - p.attrs_begin, argv + p.attrs_begin);
     call_init_hook(h);
     return x;
-}
-
-// Named streaming objects: [rave~ args...] is [pyext~ dlwa.pd rave_stream args...]. Its
-// signal inlets and outlets follow the loaded model's method, which an abstraction (whose
-// inlets are fixed in its file) cannot do. Every message into its leftmost inlet goes to
-// Python inlet 1 (the object's own `set`, `get`, `reload`, as nn~ takes them there), not to
-// pyext's control messages.
-struct Shortcut {
-    const char* name;
-    const char* module;
-    const char* cls;
-};
-static const Shortcut kShortcuts[] = {{"rave~", "dlwa.pd", "rave_stream"}};
-
-static bool is_shortcut(const Host* h) {
-    for (const Shortcut& sc : kShortcuts)
-        if (h->module_name == sc.module && h->class_name == sc.cls) return true;
-    return false;
 }
 
 static void* shortcut_new(t_symbol* s, int argc, t_atom* argv) {

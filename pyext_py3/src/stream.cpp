@@ -340,8 +340,10 @@ bool stream_report(Host* h) {
     Stream* s = h->stream;
     if (!s || !s->st || !h->attr_outlet) return false;
     t_atom a;
-    SETFLOAT(&a, (t_float)s->st->latency);
-    outlet_anything(h->attr_outlet, gensym("latency"), 1, &a);
+    if (!h->info_is_attr) {  // a named object replies its own latency (resampling included)
+        SETFLOAT(&a, (t_float)s->st->latency);
+        outlet_anything(h->attr_outlet, gensym("latency"), 1, &a);
+    }
     uint64_t u = s->st->underruns.load();
     SETFLOAT(&a, (t_float)u);
     outlet_anything(h->attr_outlet, gensym("underruns"), 1, &a);

@@ -64,7 +64,7 @@ def realtime_patch(folder: Path, wav: Path, n_samples: int, seconds: float) -> P
     p.connect(toy, 0, rec_out, 0)
     toy_replies = p.obj("route latency")
     toy_latency = p.obj("print TOY_LATENCY")
-    p.connect(toy, 2, toy_replies, 0)
+    p.connect(toy, 2, toy_replies, 0)  # (two signal outlets, then the replies)
     p.connect(toy_replies, 0, toy_latency, 0)
     record_at, click_at = p.obj(f"delay {(CLICK_AT_S - 1) * 1000}"), p.obj(f"delay {CLICK_AT_S * 1000}")
     click = p.msg("1 \\, 0 0 0.0208")  # one sample at 48 kHz
@@ -73,15 +73,13 @@ def realtime_patch(folder: Path, wav: Path, n_samples: int, seconds: float) -> P
     p.connect(click_at, 0, click, 0)
     p.connect(click, 0, impulse, 0)
 
-    # pyext~'s replies (rightmost outlet): the worst underrun count
-    attr = p.obj("route underruns")
+    # the replies: the worst underrun count (pyext~'s), the latency
+    replies = p.obj("route loaded latency underruns")
     worst_u, keep_u = p.obj("max"), p.obj("f")
-    p.connect(live, 2, attr, 0)
-    p.connect(attr, 0, worst_u, 0)
+    p.connect(live, 1, replies, 0)
+    p.connect(replies, 2, worst_u, 0)
     p.connect(worst_u, 0, worst_u, 1)
     p.connect(worst_u, 0, keep_u, 1)
-    replies = p.obj("route loaded latency")
-    p.connect(live, 1, replies, 0)
     p.connect(replies, 1, p.obj("print LATENCY"), 0)
 
     tick = p.obj("metro 1")
@@ -103,7 +101,7 @@ def realtime_patch(folder: Path, wav: Path, n_samples: int, seconds: float) -> P
     status, show = p.msg("status"), p.obj("print STATUS")
     p.connect(fin, 0, status, 0)
     p.connect(status, 0, live, 0)
-    p.connect(replies, 2, show, 0)
+    p.connect(replies, 3, show, 0)
     delay_quit = p.obj("delay 200")
     p.connect(fin, 0, delay_quit, 0)
     p.connect(delay_quit, 0, quit_, 0)

@@ -24,8 +24,8 @@ Messages (into the leftmost inlet, or the rightmost: the Python inlet):
   ``attributes <a…>``, ``samplerate <model Hz>`` and ``latency <samples> <ms>``.
 - ``unload``, ``status``, ``help``, ``stop``, as every dlwa object.
 
-Outlets: the method's signals, then the info outlet (replies, ``error …``), then pyext~'s
-attribute outlet (``underruns <n>``, ``latency <n>`` at each DSP start).
+Outlets: the method's signals, then the info outlet: the replies, ``error …``, and pyext~'s
+``underruns <n>`` (at each DSP start, and whenever the count grows).
 """
 
 from __future__ import annotations
