@@ -1,6 +1,16 @@
+"""Write ``pd_patches/rave~-help.pd`` (run from the repository root).
+
+    .venv/bin/python scripts/make_rave_help_patch.py
+
+Uses the small patch writer of ``scripts/make_rave_patch.py``.
+"""
+
 import sys
+from pathlib import Path
+
 sys.path.insert(0, "scripts")
-from make_rave_patch import Canvas, IEM
+from make_rave_patch import IEM, Canvas
+
 c = Canvas("#N canvas 40 40 1240 780 12;")
 c.obj(1080, 20, "declare -lib py")
 c.text(20, 20, "[rave~ <model> [method] [chunk]] - any nn~-compatible model (RAVE \\, or one made with the nn-tilde package) on Pd's signals \\, live. <model>: guitar (checkpoints/rave_guitar) or a .ts file or folder \\, relative to the patch. [method]: forward (default) \\, encode \\, decode or any the model has. [chunk]: samples per call \\, rounded up to a multiple of the model's ratio (default about 1024). Latency: two chunks \\, plus the resampling when Pd's rate is not the model's (the model's own delay comes on top \\, as in nn~)., f 130")
@@ -69,4 +79,4 @@ dec = c.obj(20, 690, "rave~ guitar decode")
 c.wire(oscg, 0, enc)
 c.wire(enc, 0, dec)
 c.text(20, 730, "see rave.pd for the whole instrument: file or microphone \\, the two paths \\, latent sliders \\, dry/wet aligned by the latency \\, a recorder. dlwa stream rave runs the same stream on files \\, and dlwa train rave trains your own., f 165")
-open("pd_patches/rave~-help.pd", "w").write(c.text_out())
+Path("pd_patches/rave~-help.pd").write_text(c.text_out())
