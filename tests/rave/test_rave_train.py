@@ -123,3 +123,16 @@ def test_bad_data_is_one_line(tmp_path: Path) -> None:
         f"dlwa train: error: {short}: no file has 4.10 s of training audio (one crop of "
         "--n-signal 65536 at 16000 Hz)")
     assert not (tmp_path / "o").exists()
+
+
+def test_configs_join_presets_and_acids_rave_files() -> None:
+    from dlwa.rave.train import RaveTrainConfig, gin_files_and_bindings
+
+    files, bindings = gin_files_and_bindings(RaveTrainConfig(
+        config="cpu+causal", overrides=["CAPACITY = 32"], phase_1_steps=10))
+    assert [Path(f).name for f in files] == ["v2_small.gin", "causal.gin"]
+    # the user's override comes last, so it wins over the preset's capacity
+    assert bindings == ["CAPACITY = 16", "SAMPLING_RATE = 16000", "PHASE_1_DURATION = 10",
+                        "CAPACITY = 32"]
+    with pytest.raises(ValueError, match="unknown RAVE config 'v9': choose one of .*v2_small"):
+        gin_files_and_bindings(RaveTrainConfig(config="v9"))

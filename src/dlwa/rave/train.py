@@ -58,10 +58,11 @@ class RaveTrainConfig:
 def gin_files_and_bindings(cfg: RaveTrainConfig) -> tuple[list[str], list[str]]:
     """The acids-rave gin files and bindings that ``cfg`` asks for."""
     rave = import_rave()
-    base, bindings = PRESETS.get(cfg.config, (cfg.config, []))
     configs = Path(rave.__file__).parent / "configs"
-    files = []
-    for name in base.split("+"):
+    files, bindings = [], []
+    for part in cfg.config.split("+"):  # e.g. cpu+causal: dlwa's preset, then causal.gin
+        name, extra = PRESETS.get(part, (part, []))
+        bindings += extra
         path = Path(name) if name.endswith(".gin") else configs / f"{name}.gin"
         if not path.is_file():
             known = sorted(p.stem for p in configs.glob("*.gin")) + sorted(PRESETS)
