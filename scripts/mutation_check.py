@@ -355,8 +355,8 @@ MUTATIONS = [
       "return False", ("tests/data/test_examples.py",)),
     # ----- RAVE
     m("rave stream: inputs decimated from the first sample of each ratio", "rave/stream.py",
-      "frames = x.reshape(p.in_channels, -1, p.in_ratio)[:, :, -1]",
-      "frames = x.reshape(p.in_channels, -1, p.in_ratio)[:, :, 0]", RAVE),
+      "x.reshape(p.in_channels, -1, p.in_ratio)[:, :, -1]",
+      "x.reshape(p.in_channels, -1, p.in_ratio)[:, :, 0]", RAVE),
     m("rave stream: outputs tiled instead of held", "rave/stream.py",
       "y = np.repeat(y, p.out_ratio, axis=1)", "y = np.tile(y, (1, p.out_ratio))", RAVE),
     m("rave stream: one sample too few held back after resampling", "rave/stream.py",

@@ -6,8 +6,9 @@
 - *direct*: the TorchScript method called on the chunks as nn~ feeds them (the floor);
 - *dlwa stream*: :class:`dlwa.rave.stream.RaveStream`, what ``dlwa stream rave`` runs;
 - *Pd object*: ``[rave~ guitar]`` in real Pd (``-batch``, so it runs as fast as it can):
-  Pd's CPU time over a long and a short render of the same patch, the difference divided
-  by the difference in audio length (model loading and start-up cancel out).
+  Pd's CPU time over a long (305 s) and a short (5 s) render of the same patch, the
+  difference divided by the difference in audio length (model loading and start-up cancel
+  out), median of three.
 
 Also the same object at 48 kHz in Pd, where the stream resamples to the model's rate and
 back. The goal: the Pd object and dlwa stream within 5 % of the direct calls.
@@ -35,9 +36,9 @@ from dlwa.bench import Measurement, benchmark
 
 MODEL = "guitar"
 CHUNK = 1024
-SECONDS = 20.0
+SECONDS = 30.0
 RUNS = 3
-PD_SECONDS = (5.0, 35.0)
+PD_SECONDS = (5.0, 305.0)  # long enough that start-up (torch import, ±0.5 s) is noise
 
 
 def _audio(seconds: float, rate: int) -> np.ndarray:
@@ -47,9 +48,9 @@ def _audio(seconds: float, rate: int) -> np.ndarray:
             ).astype(np.float32)[None]
 
 
-def _cpu_per_second(fn, seconds: float) -> float:
+def _cpu_per_second(fn, seconds: float, runs: int = RUNS) -> float:
     values = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         start = time.process_time()
         fn()
         values.append((time.process_time() - start) / seconds)
@@ -90,8 +91,8 @@ def _pd_cpu(seconds: float, rate: int, nn_tilde: str | None = None) -> float:
 def _pd_per_second(rate: int, nn_tilde: str | None = None) -> float:
     short, long = PD_SECONDS
     values = [(_pd_cpu(long, rate, nn_tilde) - _pd_cpu(short, rate, nn_tilde)) / (long - short)
-              for _ in range(2)]
-    return min(values)
+              for _ in range(RUNS)]
+    return statistics.median(values)
 
 
 @benchmark("rave")
@@ -121,9 +122,12 @@ def streaming() -> list[Measurement]:
         for s in range(0, n, CHUNK):
             stream.process(x[:, s:s + CHUNK])
 
-    note = f"chunk {CHUNK}, torch 1 thread, median of {RUNS} x {SECONDS:g} s"
-    direct_cpu = _cpu_per_second(direct, n / rate)
-    stream_cpu = _cpu_per_second(streamed, n / rate)
+    note = f"chunk {CHUNK}, torch 1 thread, median of {2 * RUNS} x {SECONDS:g} s"
+    direct_runs, stream_runs = [], []
+    for _ in range(2 * RUNS):  # interleaved, so that the machine's drift hits both alike
+        direct_runs.append(_cpu_per_second(direct, n / rate, runs=1))
+        stream_runs.append(_cpu_per_second(streamed, n / rate, runs=1))
+    direct_cpu, stream_cpu = statistics.median(direct_runs), statistics.median(stream_runs)
     pd_cpu = _pd_per_second(rate)
     pd48 = _pd_per_second(48000)
     nn_tilde = os.environ.get("DLWA_NN_TILDE")
@@ -142,7 +146,8 @@ def streaming() -> list[Measurement]:
                     "against direct"),
         Measurement("guitar forward, [rave~] in Pd at 16 kHz", pd_cpu, "CPU s per s of audio",
                     f"{100 * (pd_cpu / direct_cpu - 1):+.1f} % against direct; Pd's CPU over "
-                    f"{PD_SECONDS[1]:g} s minus over {PD_SECONDS[0]:g} s of -batch render"),
+                    f"{PD_SECONDS[1]:g} s minus over {PD_SECONDS[0]:g} s of -batch render, "
+                    f"median of {RUNS}"),
         Measurement("guitar forward, [rave~] in Pd at 48 kHz (resampled)", pd48,
                     "CPU s per s of audio", "default chunk (1536), the same method"),
         *extra,

@@ -113,9 +113,10 @@ class RaveStream:
     def _model_chunk(self, x: np.ndarray) -> np.ndarray:
         """nn~'s perform at the model's rate: decimate, call once, hold."""
         p = self.params
-        frames = x.reshape(p.in_channels, -1, p.in_ratio)[:, :, -1]
+        frames = x if p.in_ratio == 1 else x.reshape(p.in_channels, -1, p.in_ratio)[:, :, -1]
         y = self.model.call(self.method, frames)
-        y = np.repeat(y, p.out_ratio, axis=1)
+        if p.out_ratio > 1:
+            y = np.repeat(y, p.out_ratio, axis=1)
         if y.shape != (p.out_channels, x.shape[1]):
             raise ValueError(f"{self.model.name}.{self.method} returned "
                              f"{'x'.join(map(str, y.shape))} for {x.shape[1]} samples, not "
