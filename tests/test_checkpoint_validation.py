@@ -324,10 +324,14 @@ def test_corrupt_checkpoint_is_one_clear_line(variant: Variant, tmp_path: Path, 
 
 def test_every_shipped_checkpoint_passes() -> None:
     from dlwa.gansynth.model import load_model as load_gansynth
+    from dlwa.rave.model import NNModel, find_model
     from dlwa.samplernn.model import load_model as load_samplernn
 
+    def load_rave(name: str) -> NNModel:  # a RAVE model is its nn~ TorchScript file
+        return NNModel(find_model(checkpoints.PROJECT_CHECKPOINTS / name))
+
     loaders = {"ddsp": load_model, "melody_rnn": load_generator, "gansynth": load_gansynth,
-               "samplernn": load_samplernn}
+               "samplernn": load_samplernn, "rave": load_rave}
     names = checkpoints.list_checkpoints(checkpoints.PROJECT_CHECKPOINTS)
     assert len(names) >= 7
     for name in names:
