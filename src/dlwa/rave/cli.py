@@ -147,7 +147,7 @@ def _train(args: argparse.Namespace) -> int:
                           steps=args.steps, phase_1_steps=phase_1, batch_size=args.batch_size,
                           val_every=args.val_every, max_minutes=args.max_minutes,
                           seed=args.seed, threads=args.threads, device=args.device,
-                          name=args.name, export=not args.no_export)
+                          name=args.name, export=not args.no_export, logdir=args.logdir)
     written = train(args.data, args.out, cfg, resume=args.resume, force=args.force)
     print(f"wrote {written}")
     return 0

@@ -53,6 +53,7 @@ class RaveTrainConfig:
     device: str = "auto"
     name: str | None = None
     export: bool = True
+    logdir: str | None = None  # TensorBoard folder; None: <out>/logs
 
 
 def gin_files_and_bindings(cfg: RaveTrainConfig) -> tuple[list[str], list[str]]:
@@ -140,7 +141,8 @@ def train(data: str | os.PathLike[str], out: str | os.PathLike[str], cfg: RaveTr
         rave.model.BetaWarmupCallback(),
     ]
     trainer = pl.Trainer(
-        logger=pl.loggers.TensorBoardLogger(str(out), name="logs", version=""),
+        logger=(pl.loggers.TensorBoardLogger(cfg.logdir, name="", version="") if cfg.logdir
+                else pl.loggers.TensorBoardLogger(str(out), name="logs", version="")),
         accelerator=accelerator, devices=1, callbacks=callbacks,
         max_epochs=-1, max_steps=cfg.steps,
         max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
