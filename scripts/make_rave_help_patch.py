@@ -77,6 +77,9 @@ c.text(20, 610, "encode and decode: one signal per latent dimension between them
 enc = c.obj(20, 650, "rave~ guitar encode")
 dec = c.obj(20, 690, "rave~ guitar decode")
 c.wire(oscg, 0, enc)
-c.wire(enc, 0, dec)
+from dlwa.rave.model import find_model, read_info
+
+for i in range(read_info(find_model("guitar")).methods["encode"].out_channels):
+    c.wire(enc, i, dec, i)  # one wire per latent dimension
 c.text(20, 730, "see rave.pd for the whole instrument: file or microphone \\, the two paths \\, latent sliders \\, dry/wet aligned by the latency \\, a recorder. dlwa stream rave runs the same stream on files \\, and dlwa train rave trains your own., f 165")
 Path("pd_patches/rave~-help.pd").write_text(c.text_out())

@@ -118,7 +118,7 @@ def test_info_latency_status_and_help() -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("method encode", ("error 'encode' has 1 in and 32 out; this object has 1 in and 1 out: "
+    ("method encode", ("error rave_small.encode has 1 in and 32 out; this object has 1 in and 1 out: "
                       "make a new [rave~ rave_small encode]")),
     ("method prior", "error rave_small has no method 'prior': it has encode, decode, forward"),
     ("set volume 1", ("error rave_small has no attribute 'volume': it has learn_target, "

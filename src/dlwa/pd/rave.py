@@ -130,15 +130,7 @@ class rave_stream(PdObject):  # Pd object names are lower case
         from dlwa.rave.model import read_info
 
         info = read_info(path)
-        params = info.methods.get(self.method)
-        if params is None:
-            raise ValueError(f"{info.path.stem} has no method '{self.method}': it has "
-                             f"{', '.join(info.methods)}")
-        if (params.in_channels, params.out_channels) != (self._sigin, self._sigout):
-            raise ValueError(f"{info.path.stem}.{self.method} has {params.in_channels} in and "
-                             f"{params.out_channels} out; this object has {self._sigin} in "
-                             f"and {self._sigout} out: make a new [rave~ {info.path.stem} "
-                             f"{self.method}]")
+        self._check_fits(info, self.method)
         yield
         self.state = "loading"
         import torch
@@ -168,14 +160,7 @@ class rave_stream(PdObject):  # Pd object names are lower case
         name = name_arg(name, "method")
         if self.info is None:
             raise ValueError("no model loaded: send 'load <model>' first")
-        params = self.info.methods.get(name)
-        if params is None:
-            raise ValueError(f"{self.info.path.stem} has no method '{name}': it has "
-                             f"{', '.join(self.info.methods)}")
-        if (params.in_channels, params.out_channels) != (self._sigin, self._sigout):
-            raise ValueError(f"'{name}' has {params.in_channels} in and {params.out_channels} "
-                             f"out; this object has {self._sigin} in and {self._sigout} out: "
-                             f"make a new [rave~ {self.info.path.stem} {name}]")
+        self._check_fits(self.info, name)
         self.method = name
         self._rebuild = True
         self.done("method", name)
@@ -284,6 +269,18 @@ class rave_stream(PdObject):  # Pd object names are lower case
             return stream.process(x)
 
     # ----- helpers
+
+    def _check_fits(self, info: Any, method: str) -> None:
+        """ValueError unless ``info`` has ``method`` with this object's channel counts."""
+        params = info.methods.get(method)
+        if params is None:
+            raise ValueError(f"{info.path.stem} has no method '{method}': it has "
+                             f"{', '.join(info.methods)}")
+        if (params.in_channels, params.out_channels) != (self._sigin, self._sigout):
+            raise ValueError(f"{info.path.stem}.{method} has {params.in_channels} in and "
+                             f"{params.out_channels} out; this object has {self._sigin} in "
+                             f"and {self._sigout} out: make a new [rave~ {info.path.stem} "
+                             f"{method}]")
 
     def _new_stream(self, model: Any, chunk: int) -> Any:
         from dlwa.rave.stream import RaveStream
