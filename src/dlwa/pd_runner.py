@@ -163,6 +163,31 @@ class Patch:
         self.connect(most, 0, worst, 1)
         return timer, real, worst
 
+    def timed_messages(self, events: dict[float, list[str]], target: int, inlet: int) -> None:
+        """Send each ``events[ms]`` message text to ``target``'s ``inlet``, ``ms`` after load."""
+        for ms, texts in events.items():
+            delay = self.obj(f"delay {ms}")
+            for text in texts:
+                box = self.msg(text)
+                self.connect(delay, 0, box, 0)
+                self.connect(box, 0, target, inlet)
+            self.on_load((delay, 0))
+
+    def write_then_quit(self, after_ms: float, wav: Path | str, arrays: list[str],
+                        soundfiler: int | None = None) -> int:
+        """``after_ms`` after a bang to the returned ``[delay]``: write ``arrays`` to ``wav``
+        (float WAV, one channel each) with ``soundfiler`` (a new one if None), then quit Pd."""
+        end = self.obj(f"delay {after_ms}")
+        trigger = self.obj("t b b")
+        write = self.msg(f"write -wave -bytes 4 {wav} {' '.join(arrays)}")
+        files = self.obj("soundfiler") if soundfiler is None else soundfiler
+        quit_ = self.msg("\\; pd quit")
+        self.connect(end, 0, trigger, 0)
+        self.connect(trigger, 1, write, 0)
+        self.connect(write, 0, files, 0)
+        self.connect(trigger, 0, quit_, 0)
+        return end
+
     def sequence(self, *steps: tuple[str, int, int]) -> None:
         """At load time send each message box text, ``(text, target, inlet)``, in order.
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -20,11 +22,12 @@ from dlwa.gansynth.train import (
     Schedule,
     TrainConfig,
     blend_real,
+    cpu_phase_weights,
     ema_decays,
     preset,
     train,
-    training_device,
     training_step,
+    warm_up_classifier,
 )
 from dlwa.training import OutputFolderError
 
@@ -86,6 +89,64 @@ def test_schedule_sized_from_a_budget() -> None:
     flat = Schedule(3, 10, 10, 100)
     assert flat.work(100, lambda blocks: 1.0) == 100.0
     assert flat.work(30, lambda blocks: float(blocks)) == 10 * 1 + 10 * 2 + 10 * 2
+
+
+def test_weighted_schedule_skips_empty_phases_and_sizes_the_others() -> None:
+    # 3 resolutions: S1 T2 S2 T3 S3 with weights 0 0 2 1 1 over 80 images of batch 4.
+    schedule = Schedule.weighted(3, 80, 4, [0, 0, 2, 1, 1])
+    assert schedule.phase_lengths == (0, 0, 40, 20, 20)
+    assert schedule.total_images == 80 and schedule.final_start == 60
+    assert schedule.at(0) == (2, 1.0)  # starts stable at two blocks
+    assert schedule.at(39) == (2, 1.0)
+    assert schedule.at(50) == (3, 1.5)
+    assert schedule.at(60) == (3, 2.0) == schedule.at(10_000)
+    assert [schedule.block_start(b) for b in (1, 2, 3)] == [0, 0, 40]
+    assert schedule.work(80, float) == 40 * 2 + 20 * 3 + 20 * 3
+    # A phase with a weight gets at least a batch; the last runs to the total.
+    tiny = Schedule.weighted(3, 8, 4, [0, 0, 100, 1, 1])
+    assert tiny.phase_lengths[3:] == (4, 4)
+    with pytest.raises(ValueError, match="phase weights"):
+        Schedule.weighted(3, 80, 4, [1, 1, 1])
+    with pytest.raises(ValueError, match="phase weights"):
+        Schedule.weighted(3, 80, 4, [1, 1, 1, 1, 0])
+    # The uniform schedule reports the same lengths it always had.
+    assert Schedule(3, 100, 50, 500).phase_lengths == (100, 50, 100, 50, 200)
+
+
+def test_cpu_schedule_starts_at_16_by_128_and_spends_most_there() -> None:
+    weights = cpu_phase_weights(7)
+    schedule = Schedule.weighted(7, 100_000, 8, weights)
+    assert schedule.at(0) == (4, 3.0)
+    config = preset("small")
+    assert (config.start_height * 8, config.start_width * 8) == (16, 128)
+    assert schedule.phase_lengths[6] > 0.8 * schedule.total_images
+    assert schedule.at(schedule.total_images) == (7, 6.0)
+    assert all(n > 0 for n in schedule.phase_lengths[6:])
+    # Smaller models start at their top block.
+    assert Schedule.weighted(3, 100, 4, cpu_phase_weights(3)).at(0) == (3, 2.0)
+
+
+def test_classifier_warm_up_teaches_the_discriminator_real_pitches() -> None:
+    torch.manual_seed(0)
+    config = GANSynthConfig.small()
+    model = GANSynth(config)
+    # Three "pitches" the classifier can tell apart: a bright row in a different place.
+    images = torch.full((30, 2, *config.final_resolution), -0.5)
+    labels = torch.arange(30) % 3
+    for i, label in enumerate(labels):
+        images[i, 0, :, 2 * int(label) + 2] = 0.8
+    generator_before = copy.deepcopy(model.generator.state_dict())
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=8e-4, betas=(0.0, 0.99))
+    rng = np.random.default_rng(0)
+    first = warm_up_classifier(model, opt_d, images, labels, steps=1, batch_size=6,
+                               num_blocks=3, progress=2.0, rng=rng, log=lambda _: None)
+    lines: list[str] = []
+    last = warm_up_classifier(model, opt_d, images, labels, steps=200, batch_size=6,
+                              num_blocks=3, progress=2.0, rng=rng, log=lines.append)
+    assert first > 0.9 and last < 0.5  # chance is ln 3 = 1.1
+    assert len(lines) == 2 and lines[-1].startswith("pitch classifier warm-up 200/200")
+    for name, value in model.generator.state_dict().items():  # the generator is untouched
+        assert torch.equal(value, generator_before[name])
 
 
 def test_blend_real_fades_the_new_resolution_in() -> None:
@@ -233,14 +294,13 @@ def test_cli_trains_and_refuses_an_existing_model_folder(
                      "--batch-size", "1"]) == 2
 
 
-def test_training_device_names() -> None:
-    assert training_device("cpu") == torch.device("cpu")
-    assert training_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(ValueError, match="use cpu, cuda or auto"):
-        training_device("gpu")
+def test_training_devices_are_the_shared_ones(notes_folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="choose one of"):
+        run(notes_folder, tmp_path / "gpu", smoke_test=True, device="gpu")
+    assert not (tmp_path / "gpu").exists()  # refused before anything is written
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
-            training_device("cuda")
+            run(notes_folder, tmp_path / "cuda", smoke_test=True, device="cuda")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -254,3 +314,23 @@ def test_a_step_on_cuda_matches_the_cpu(notes_folder: Path, tmp_path: Path) -> N
         runs[device] = load_model(out)[0].generator.state_dict()
     for key, value in runs["cpu"].items():
         assert torch.allclose(value, runs["cuda"][key], atol=1e-3), key
+
+
+def test_cli_schedule_and_classifier_warmup_reach_the_run(
+        notes_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import dlwa.gansynth.train as gtrain
+
+    monkeypatch.setattr(gtrain, "preset", lambda name: GANSynthConfig.small(
+        data_normalizer="specgrams_simple_normalizer"))
+    out = tmp_path / "model"
+    assert cli.main(["train", "gansynth", str(notes_folder), "--out", str(out), "--chop",
+                     "none", "--schedule", "cpu", "--classifier-warmup", "3", "--images",
+                     "40", "--batch-size", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "pitch classifier warm-up 3/3" in printed
+    state = torch.load(out / STATE_FILE, weights_only=False)
+    schedule = Schedule(**state["schedule"])
+    assert schedule.at(0) == (3, 2.0)  # the cpu schedule: the small config's top block at once
+    lines = [json.loads(x) for x in (out / LOG_FILE).read_text().splitlines()]
+    assert lines[0]["num_blocks"] == 3

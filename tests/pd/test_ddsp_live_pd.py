@@ -48,23 +48,10 @@ def live_patch(rate: int, chunk: int | None, wav_in: Path, wav_out: Path) -> Pat
     p.connect(live, 0, record, 0)
     p.connect(live, 1, replies, 0)
     p.connect(replies, 2, printer, 0)
-    for name, ms in EVENTS_MS.items():
-        texts = {"latency": ["latency"], "bad": list(BAD), "loudness": ["loudness_db_shift -24"],
-                 "flute": ["load flute"]}[name]
-        delay = p.obj(f"delay {ms}")
-        for text in texts:
-            box = p.msg(text)
-            p.connect(delay, 0, box, 0)
-            p.connect(box, 0, live, 1)
-        p.on_load((delay, 0))
-    end = p.obj(f"delay {SECONDS * 1000 - 50}")
-    trigger = p.obj("t b b")
-    write = p.msg(f"write -wave -bytes 4 {wav_out} rec")
-    quit_ = p.msg("\\; pd quit")
-    p.connect(end, 0, trigger, 0)
-    p.connect(trigger, 1, write, 0)
-    p.connect(write, 0, soundfiler, 0)
-    p.connect(trigger, 0, quit_, 0)
+    texts = {"latency": ["latency"], "bad": list(BAD), "loudness": ["loudness_db_shift -24"],
+             "flute": ["load flute"]}
+    p.timed_messages({ms: texts[name] for name, ms in EVENTS_MS.items()}, live, 1)
+    end = p.write_then_quit(SECONDS * 1000 - 50, wav_out, ["rec"], soundfiler)
     p.sequence((f"read {wav_in} src", soundfiler, 0), ("\\; pd dsp 1", -1, 0), ("bang", play, 0),
                ("bang", record, 0), ("bang", end, 0))
     return p

@@ -48,21 +48,8 @@ def record_patch(folder: Path, obj: str, inputs: int, outputs: int, events: dict
     for i, write in enumerate(writers):
         p.connect(live, i, write, 0)
     p.connect(live, outputs, p.obj("print RAVE"), 0)
-    for ms, texts in events.items():
-        delay = p.obj(f"delay {ms}")
-        for text in texts:
-            box = p.msg(text)
-            p.connect(delay, 0, box, 0)
-            p.connect(box, 0, live, 0)
-        p.on_load((delay, 0))
-    end = p.obj(f"delay {SECONDS * 1000 - 50}")
-    trigger = p.obj("t b b")
-    write = p.msg(f"write -wave -bytes 4 {folder}/out.wav {' '.join(names_out)}")
-    quit_ = p.msg("\\; pd quit")
-    p.connect(end, 0, trigger, 0)
-    p.connect(trigger, 1, write, 0)
-    p.connect(write, 0, soundfiler, 0)
-    p.connect(trigger, 0, quit_, 0)
+    p.timed_messages(events, live, 0)
+    end = p.write_then_quit(SECONDS * 1000 - 50, folder / "out.wav", names_out, soundfiler)
     steps = [(f"read -resize {folder}/in.wav {' '.join(names_in)}", soundfiler, 0),
              ("\\; pd dsp 1", -1, 0), *[("bang", x, 0) for x in players + writers],
              ("bang", end, 0)]
@@ -192,15 +179,7 @@ def test_decode_has_an_inlet_per_latent_and_encode_an_outlet_per_latent(
     p.connect(dec, 0, write, 0)
     p.connect(enc, 32, p.obj("print ENC"), 0)  # (outlets: 32 latents, then the replies)
     p.connect(dec, 1, p.obj("print DEC"), 0)
-    end = p.obj(f"delay {SECONDS * 1000 - 50}")
-    save = p.msg(f"write -wave -bytes 4 {tmp_path}/out.wav rec")
-    files = p.obj("soundfiler")
-    quit_ = p.msg("\\; pd quit")
-    trigger = p.obj("t b b")
-    p.connect(end, 0, trigger, 0)
-    p.connect(trigger, 1, save, 0)
-    p.connect(save, 0, files, 0)
-    p.connect(trigger, 0, quit_, 0)
+    end = p.write_then_quit(SECONDS * 1000 - 50, tmp_path / "out.wav", ["rec"])
     p.sequence(("\\; pd dsp 1", -1, 0), ("bang", write, 0), ("bang", end, 0))
     run = pd_runner.run_patch(p.write(tmp_path / "t.pd"), sample_rate=RATE,
                               timeout_s=120).check()

@@ -11,6 +11,7 @@ from dlwa.training.options import add_training_options
 
 DEFAULT_MODEL = "all_instruments"
 PRESETS = ("small", "full")
+SCHEDULES = ("magenta", "cpu")  # dlwa.gansynth.train.SCHEDULES
 PRECISIONS = ("float32", "bfloat16")  # dlwa.gansynth.model.PRECISIONS  # dlwa.gansynth.train.PRESETS, without importing torch
 CHOPS = ("fixed", "onsets", "none")  # dlwa.gansynth.data.CHOPS
 
@@ -33,6 +34,12 @@ def register(verbs: Any) -> None:
     train.add_argument("--images", type=int, default=None,
                        help="notes shown in all (default: 10 passes over the data per phase); "
                        "--steps S is S x --batch-size images")
+    train.add_argument("--schedule", choices=SCHEDULES, default="magenta",
+                       help="magenta: equal phases from the first resolution; cpu: four "
+                       "blocks from the start, most images at 16 x 128 (for a CPU)")
+    train.add_argument("--classifier-warmup", type=int, default=0, metavar="STEPS",
+                       help="train the discriminator's pitch classifier on real notes alone "
+                       "for STEPS steps first (default 0, as Magenta)")
     train.add_argument("--save-every", type=int, default=None,
                        help="images between saves and previews (default: 20 per run)")
     add_training_options(train, steps=None, batch_size=8, state_file="train_state.pt",
@@ -74,7 +81,9 @@ def _train(args: argparse.Namespace) -> int:
                                    minutes=args.max_minutes, save_every=args.save_every,
                                    n_threads=args.threads, seed=args.seed,
                                    device=args.device, smoke_test=args.smoke_test,
-                                   force=args.force, logdir=args.logdir),
+                                   force=args.force, logdir=args.logdir,
+                                   schedule=args.schedule,
+                                   classifier_warmup=args.classifier_warmup),
           data=DataOptions(label=label, chop=args.chop, hop_length=args.hop_length,
                            tracker=args.tracker, strict=not args.skip_bad_notes,
                            instrument_sources=(tuple(args.instrument_sources)

@@ -75,6 +75,7 @@ from dlwa.training import (
     fresh_output,
     save_state,
 )
+from dlwa.training.distributed import choose_device
 from dlwa.training.logs import LOG_FOLDER, TrainLog
 
 STATE_FILE = "train_state.pt"
@@ -131,10 +132,16 @@ class TrainConfig:
         log_every: steps between log lines.
         seed: random seed (weights, batches, z).
         n_threads: torch threads; ``None`` leaves torch's default.
-        device: ``"cpu"``, ``"cuda"`` (``"cuda:1"``…) or ``"auto"`` (CUDA when there is
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when there is
             one). The batches and latents are drawn on the CPU, so a seed gives the same
             sequence on any device.
         smoke_test: one step of batch 2 in every phase, to check data and pipeline quickly.
+        schedule: ``"magenta"`` (equal phases from the first resolution) or ``"cpu"``
+            (:func:`cpu_phase_weights`: four blocks from the start, most images at
+            16 × 128, a short growth to the top).
+        classifier_warmup: steps that train only the discriminator's pitch classifier on
+            real notes before the GAN starts, so that the generator's pitch loss means
+            something from its first step (Magenta: 0).
         progress_bar: show a tqdm bar with the ETA on stderr.
         force: replace the model or run in the output folder.
         logdir: TensorBoard folder (default ``<out>/logs``).
@@ -159,6 +166,8 @@ class TrainConfig:
     progress_bar: bool = True
     force: bool = False
     logdir: str | None = None
+    schedule: str = "magenta"
+    classifier_warmup: int = 0
 
 
 @dataclass(frozen=True)
@@ -173,41 +182,52 @@ class DataOptions:
     strict: bool = True
 
 
-def training_device(name: str) -> torch.device:
-    """The device a run trains on: ``"auto"`` is CUDA when available, else the CPU.
-
-    Raises:
-        ValueError: CUDA asked for and not available, or a name torch does not know.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ValueError(f"--device {name!r}: {exc}; use cpu, cuda or auto") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: this torch build or machine has no CUDA GPU "
-                         "(use cpu or auto)")
-    return device
-
-
 # -- schedule ----------------------------------------------------------------------------
+
+
+# Share of the images each phase gets in the ``cpu`` schedule (7 resolutions): S1 T2 S2 T3
+# S3 T4 S4 T5 S5 T6 S6 T7 S7. Blocks 1-4 start together (a VALID 2 x 16 input upscaled
+# three times trains in well under a second per step), and most of the run stays at
+# 16 x 128, where a step costs a tenth of one at 128 x 1024: pitch is already set there
+# (real notes cut to 16 x 128 and blown up again keep their pitch: 53 of 60 within 50
+# cents), and on two CPU cores the pitch conditioning needs thousands of steps to take hold.
+CPU_START_BLOCKS = 4
+CPU_START_WEIGHT = 80.0
+CPU_GROWTH_WEIGHTS = ((4.0, 8.0), (2.4, 1.6), (0.8, 0.4))  # (transition, stable) per block
+SCHEDULES: tuple[str, ...] = ("magenta", "cpu")
+
+
+def cpu_phase_weights(num_resolutions: int) -> list[float]:
+    """The ``cpu`` schedule's phase weights (the module's comment says why)."""
+    start = min(CPU_START_BLOCKS, num_resolutions)
+    weights = [0.0] * (2 * start - 2) + [CPU_START_WEIGHT]
+    for index in range(num_resolutions - start):
+        weights += CPU_GROWTH_WEIGHTS[min(index, len(CPU_GROWTH_WEIGHTS) - 1)]
+    return weights
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """Magenta's progressive schedule in images: stable, transition, stable, …, stable.
+    """A progressive schedule in images: stable, transition, stable, …, stable.
 
     Phase ``2k`` (``k = 0 … R - 2``) trains ``k + 1`` blocks at ``progress = k``; phase
     ``2k + 1`` trains ``k + 2`` blocks while ``progress`` rises linearly from ``k`` to
-    ``k + 1``; from ``(R - 1)·(stable + transition)`` images on, all ``R`` blocks at
-    ``progress = R - 1`` until ``total_images``.
+    ``k + 1``; the last phase trains all ``R`` blocks at ``progress = R - 1`` until
+    ``total_images``. Magenta's phases all have the same length (``stable_images``,
+    ``transition_images``); ``phase_images``, when given, sets each of the ``2R - 1``
+    phases' lengths instead (0 skips a phase; the last runs to ``total_images``).
     """
 
     num_resolutions: int
     stable_images: int
     transition_images: int
     total_images: int
+    phase_images: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.phase_images and len(self.phase_images) != 2 * self.num_resolutions - 1:
+            raise ValueError(f"phase_images needs {2 * self.num_resolutions - 1} phases for "
+                             f"{self.num_resolutions} resolutions, got {len(self.phase_images)}")
 
     @classmethod
     def sized(cls, num_resolutions: int, total_images: int, batch_size: int) -> Schedule:
@@ -216,34 +236,68 @@ class Schedule:
         Raises:
             ValueError: a count that is not positive.
         """
-        if num_resolutions < 1 or total_images < 1 or batch_size < 1:
-            raise ValueError(f"need a positive number of resolutions, images and batch size, "
-                             f"got {num_resolutions}, {total_images}, {batch_size}")
+        _check_counts(num_resolutions, total_images, batch_size)
         n_phases = 2 * num_resolutions - 1
         phase = max(batch_size, total_images // (n_phases + 1))
         return cls(num_resolutions, phase, phase, max(total_images, n_phases * phase))
 
+    @classmethod
+    def weighted(cls, num_resolutions: int, total_images: int, batch_size: int,
+                 weights: Sequence[float]) -> Schedule:
+        """Phases sharing ``total_images`` in proportion to ``weights`` (one per phase), each
+        phase with a positive weight rounded to whole batches (at least one).
+
+        Raises:
+            ValueError: a count that is not positive, or weights that do not fit.
+        """
+        _check_counts(num_resolutions, total_images, batch_size)
+        if len(weights) != 2 * num_resolutions - 1 or min(weights) < 0 or weights[-1] <= 0:
+            raise ValueError(f"need {2 * num_resolutions - 1} phase weights, none negative and "
+                             f"the last positive, got {list(weights)}")
+        scale = total_images / sum(weights)
+        phases = tuple(0 if w == 0 else batch_size * max(1, round(w * scale / batch_size))
+                       for w in weights)
+        return cls(num_resolutions, 0, 0, sum(phases), phases)
+
+    @property
+    def phase_lengths(self) -> tuple[int, ...]:
+        """Images in each of the ``2R - 1`` phases, the last running to ``total_images``."""
+        lengths = self._lengths
+        return (*lengths[:-1], self.total_images - sum(lengths[:-1]))
+
+    @property
+    def _lengths(self) -> tuple[int, ...]:
+        if self.phase_images:
+            return self.phase_images
+        uniform = (self.stable_images, self.transition_images) * (self.num_resolutions - 1)
+        return (*uniform, max(0, self.total_images - sum(uniform)))
+
+    def _phase_start(self, index: int) -> int:
+        return sum(self._lengths[:index])
+
     @property
     def final_start(self) -> int:
         """Images after which all blocks train at full progress."""
-        return (self.num_resolutions - 1) * (self.stable_images + self.transition_images)
+        return self._phase_start(2 * self.num_resolutions - 2)
 
     def at(self, images: int) -> tuple[int, float]:
         """``(num_blocks, progress)`` after ``images`` images."""
-        stage = self.stable_images + self.transition_images
-        k, rest = divmod(max(0, images), stage)
-        if k >= self.num_resolutions - 1:
-            return self.num_resolutions, float(self.num_resolutions - 1)
-        if rest < self.stable_images:
-            return k + 1, float(k)
-        return k + 2, k + (rest - self.stable_images) / self.transition_images
+        start = 0
+        for index, length in enumerate(self._lengths[:-1]):
+            if max(0, images) < start + length:
+                k, transition = divmod(index, 2)
+                if not transition:
+                    return k + 1, float(k)
+                return k + 2, k + (images - start) / length
+            start += length
+        return self.num_resolutions, float(self.num_resolutions - 1)
 
     def block_start(self, block_id: int) -> int:
         """Images after which block ``block_id`` (1-based) starts training: 0 for block 1,
         else the start of the transition that fades it in."""
         if block_id <= 1:
             return 0
-        return (block_id - 2) * (self.stable_images + self.transition_images) + self.stable_images
+        return self._phase_start(2 * block_id - 3)
 
     def phase(self, images: int) -> str:
         """``"stable <res>"`` or ``"transition <res>"`` (resolution = blocks, 1-based)."""
@@ -254,13 +308,19 @@ class Schedule:
     def work(self, images: int, cost: Callable[[int], float]) -> float:
         """Cost of the first ``images`` images, ``cost(num_blocks)`` per image (for the ETA)."""
         total, start = 0.0, 0
-        stage = self.stable_images + self.transition_images
-        for k in range(self.num_resolutions - 1):
-            for length, blocks in ((self.stable_images, k + 1), (self.transition_images, k + 2)):
-                end = k * stage + (length if blocks == k + 1 else stage)
-                total += max(0, min(images, end) - start) * cost(blocks)
-                start = end
+        lengths = self._lengths
+        for index, length in enumerate(lengths):
+            end = self.total_images if index == len(lengths) - 1 else start + length
+            blocks = index // 2 + 1 + index % 2
+            total += max(0, min(images, end) - start) * cost(blocks)
+            start = end
         return total + max(0, images - start) * cost(self.num_resolutions)
+
+
+def _check_counts(num_resolutions: int, total_images: int, batch_size: int) -> None:
+    if num_resolutions < 1 or total_images < 1 or batch_size < 1:
+        raise ValueError(f"need a positive number of resolutions, images and batch size, "
+                         f"got {num_resolutions}, {total_images}, {batch_size}")
 
 
 def step_cost(config: GANSynthConfig, num_blocks: int) -> float:
@@ -407,6 +467,36 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
     return {name: float(value.detach()) for name, value in values.items()}
 
 
+def warm_up_classifier(model: GANSynth, opt_d: torch.optim.Optimizer, specgrams: torch.Tensor,
+                       labels: torch.Tensor, *, steps: int, batch_size: int, num_blocks: int,
+                       progress: float, rng: np.random.Generator, log: Log = print
+                       ) -> float:
+    """Train the discriminator on its pitch classification of real notes alone.
+
+    The generator learns its pitches only through this classifier's loss, which is noise
+    until the classifier knows real pitches: on two CPU cores that took about 2,000 GAN
+    steps, while these steps cost a third of one. Returns the last cross entropy.
+    """
+    level_factor = 2 ** (model.config.num_resolutions - num_blocks)
+    loss = torch.zeros(())
+    recent: list[float] = []
+    for step in range(1, steps + 1):
+        index = torch.from_numpy(rng.integers(0, len(specgrams), size=batch_size)).to(
+            specgrams.device)
+        real = blend_real(downscale(specgrams[index], level_factor), num_blocks, progress)
+        _, classes = model.discriminator(real, num_blocks=num_blocks, progress=progress)
+        loss = F.cross_entropy(classes, labels[index])
+        opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_d.step()
+        recent.append(float(loss.detach()))
+        if step % 100 == 0 or step == steps:
+            log(f"pitch classifier warm-up {step}/{steps}: cross entropy "
+                f"{np.mean(recent):.3f}")
+            recent = []
+    return float(loss.detach())
+
+
 # -- the saved model ---------------------------------------------------------------------
 
 
@@ -466,6 +556,7 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     """
     cfg = train_config or TrainConfig()
     data = data or DataOptions()
+    device = choose_device(cfg.device)  # before anything is written
     out = check_output(out_dir, kind=KIND, state_file=STATE_FILE, resume=resume,
                        force=cfg.force)
     if cfg.n_threads is not None:
@@ -513,7 +604,6 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
             "learn them")
 
     torch.manual_seed(cfg.seed)
-    device = training_device(cfg.device)
     model = GANSynth(config)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -532,7 +622,10 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
                                   2 * config.num_resolutions * batch_size, batch_size)
     else:
         images = cfg.images or (2 * config.num_resolutions * DEFAULT_PASSES * len(notes))
-        schedule = Schedule.sized(config.num_resolutions, images, batch_size)
+        schedule = (Schedule.weighted(config.num_resolutions, images, batch_size,
+                                      cpu_phase_weights(config.num_resolutions))
+                    if cfg.schedule == "cpu" else
+                    Schedule.sized(config.num_resolutions, images, batch_size))
     save_every = (schedule.total_images if cfg.smoke_test else
                   cfg.save_every or max(batch_size, schedule.total_images // 20))
 
@@ -555,7 +648,7 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     n_d = sum(p.numel() for p in model.discriminator.parameters())
     log(f"model: generator {n_g:,} parameters ({4 * n_g / 1e6:.1f} MB saved), discriminator "
         f"{n_d:,}; {schedule.total_images:,} images of batch {batch_size} in "
-        f"{2 * config.num_resolutions - 1} phases of {schedule.stable_images:,}, on {device}")
+        f"phases of {', '.join(f'{n:,}' for n in schedule.phase_lengths)}, on {device}")
 
     preview_z = torch.randn(len(preview_pitches(config.pitches)), config.latent_vector_size,
                             generator=torch.Generator().manual_seed(PREVIEW_SEED))
@@ -586,6 +679,13 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
 
     tb = TrainLog(cfg.logdir or out / LOG_FOLDER)
     if state is None:
+        if cfg.classifier_warmup > 0 and not cfg.smoke_test:
+            num_blocks, progress = schedule.at(0)
+            log(f"warming up the pitch classifier: {cfg.classifier_warmup} steps at "
+                f"{num_blocks} blocks")
+            warm_up_classifier(model, opt_d, specgrams, labels, steps=cfg.classifier_warmup,
+                               batch_size=batch_size, num_blocks=num_blocks,
+                               progress=progress, rng=rng, log=log)
         save()
     cost = functools.partial(step_cost, config)
     total_work = schedule.work(schedule.total_images, cost)
