@@ -26,42 +26,24 @@ Messages (inlet 1; the abstraction's right inlet):
 from __future__ import annotations
 
 import gc
-import os
-import sys
-import threading
-import time
 from collections.abc import Generator, Iterable
 from typing import Any
 
 import numpy as np
 
 from dlwa.pd._host import pyext
-from dlwa.pd.base import PdObject, message, name_arg, number
+from dlwa.pd.base import message, name_arg, number
 from dlwa.pd.ddsp_controls import TransferControls
+from dlwa.pd.streaming import StreamingObject
 from dlwa.pd.timbre_transfer import LIMITS
 
 DEFAULT_MODEL = "violin"
 DEFAULT_CHUNK = 384  # dlwa.ddsp.stream.DEFAULT_CHUNK, without importing torch at load time
 MIN_CHUNK, MAX_CHUNK = 16, 8192
-SWITCH_INTERVAL_S = 0.001
 FEATURES_EVERY_S = 0.025  # pitch and loudness replies: 40 a second, enough to watch or play
 
 
-def _follow_pd_priority() -> None:
-    """Give this (the stream's worker) thread real-time priority just below Pd's own, when
-    Pd runs with real-time priority (``-rt``): otherwise any busy process on the machine can
-    delay a chunk past its deadline. Without ``-rt``, or without the right, nothing changes."""
-    try:
-        policy = os.sched_getscheduler(0)  # the process's main thread: Pd's scheduler
-        if policy not in (os.SCHED_FIFO, os.SCHED_RR):
-            return
-        priority = max(1, os.sched_getparam(0).sched_priority - 1)
-        os.sched_setscheduler(threading.get_native_id(), policy, os.sched_param(priority))
-    except (OSError, AttributeError):
-        pass
-
-
-class ddsp_stream(TransferControls, PdObject):  # Pd object names are lower case
+class ddsp_stream(TransferControls, StreamingObject):  # Pd object names are lower case
     """Live timbre transfer of the signal inlet into the model's instrument."""
 
     object_name = "ddsp~"
@@ -73,10 +55,6 @@ class ddsp_stream(TransferControls, PdObject):  # Pd object names are lower case
 
     def __init__(self, model: Any = DEFAULT_MODEL, chunk: Any = 0, *rest: Any) -> None:
         super().__init__()
-        # Python hands its lock to a waiting thread every 5 ms by default; Pd's thread waits
-        # for it whenever a message reaches Python while the stream works. 1 ms keeps Pd's
-        # scheduler on time (measured in tests/pd/test_ddsp_live_realtime.py).
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self.controls: dict[str, float] = {"f0_octave_shift": 0.0,
                                            "f0_confidence_threshold": 0.0,
                                            "loudness_db_shift": 0.0, "adjust": 1.0,
@@ -85,10 +63,7 @@ class ddsp_stream(TransferControls, PdObject):  # Pd object names are lower case
         self._unreported = 0  # samples played since the last pitch and loudness replies
         self.stream: Any = None  # DDSPStream, once a model is loaded
         self._next_model: Any = None  # loaded on the job thread, swapped in by process
-        self._thread_id: int | None = None
         self._reset = False
-        # chunks, seconds in process, the longest call, calls longer than their chunk lasts
-        self.timing: tuple[int, float, float, int] = (0, 0.0, 0.0, 0)
         self._arguments = (model, chunk, rest)
 
     def _init(self) -> None:
@@ -161,16 +136,6 @@ class ddsp_stream(TransferControls, PdObject):  # Pd object names are lower case
 
     # ----- the audio (the object's stream worker thread; Pd's thread in -batch)
 
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """One chunk [1, chunk] in, [1, chunk] out (pyext~'s streaming call)."""
-        start = time.perf_counter()
-        y = self._process(x)
-        elapsed = time.perf_counter() - start
-        n, total, longest, late = self.timing
-        over = elapsed * pyext._samplerate() > x.shape[1]  # longer than the chunk lasts
-        self.timing = (n + 1, total + elapsed, max(longest, elapsed), late + over)
-        return y
-
     def _process(self, x: np.ndarray) -> np.ndarray:
         stream = self.stream
         if stream is None:
@@ -181,17 +146,13 @@ class ddsp_stream(TransferControls, PdObject):  # Pd object names are lower case
             stream.swap_model(model)
             if stream.latency != latency:  # another model rate: the stream started over
                 self.report_latency(stream)
-        thread = threading.get_ident()
-        # pyext~ starts a new worker thread at each DSP start, with a fresh ring: start over.
-        restarted = self._thread_id is not None and thread != self._thread_id
+        new_worker, restarted = self._note_worker()
         rebuilt = (restarted or self._reset or stream.chunk != x.shape[1]
                    or stream.sample_rate != round(pyext._samplerate()))
         if rebuilt:
             stream = self.stream = self._new_stream(stream.model, x.shape[1])
             self._reset = False
-        if thread != self._thread_id or rebuilt:
-            self._thread_id = thread
-            _follow_pd_priority()
+        if new_worker or rebuilt:
             self.report_latency(stream)
         y = stream.process(x[0])
         frames = stream.last_frames
@@ -243,8 +204,5 @@ class ddsp_stream(TransferControls, PdObject):  # Pd object names are lower case
 
     def status_items(self) -> Iterable[tuple[Any, ...]]:
         """Every control, the chunk and the features switch."""
-        n, total, longest, late = self.timing
         return [*self.controls.items(), ("chunk", self._chunk),
-                ("features", int(self.send_features)),
-                ("process_ms", round(1000 * total / max(n, 1), 3), round(1000 * longest, 3),
-                 late)]
+                ("features", int(self.send_features)), self.timing_status()]

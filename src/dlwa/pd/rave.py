@@ -31,23 +31,21 @@ Outlets: the method's signals, then the info outlet: the replies, ``error …``,
 from __future__ import annotations
 
 import gc
-import sys
 import threading
-import time
 from collections.abc import Generator, Iterable
 from typing import Any
 
 import numpy as np
 
 from dlwa.pd._host import pyext
-from dlwa.pd.base import PdObject, message, name_arg, number
-from dlwa.pd.ddsp_stream import SWITCH_INTERVAL_S, _follow_pd_priority
+from dlwa.pd.base import message, name_arg, number
+from dlwa.pd.streaming import StreamingObject
 
 DEFAULT_MODEL = "guitar"
 DEFAULT_METHOD = "forward"
 
 
-class rave_stream(PdObject):  # Pd object names are lower case
+class rave_stream(StreamingObject):  # Pd object names are lower case
     """One method of an nn~ model on Pd's signals."""
 
     object_name = "rave~"
@@ -59,17 +57,14 @@ class rave_stream(PdObject):  # Pd object names are lower case
     def __init__(self, model: Any = DEFAULT_MODEL, method: Any = DEFAULT_METHOD,
                  chunk: Any = 0, *rest: Any) -> None:
         super().__init__()
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self.method = str(method) if isinstance(method, str) else DEFAULT_METHOD
         self.enabled = True
         self.stream: Any = None
         self.info: Any = None
         self._next_model: Any = None
         self._wanted_chunk: int | None = None
-        self._thread_id: int | None = None
         self._rebuild = False
         self._lock = threading.Lock()  # the model: its calls (worker) and set (handlers)
-        self.timing: tuple[int, float, float, int] = (0, 0.0, 0.0, 0)
         self._pending: list[str] = []
         if isinstance(method, (int, float)) and not chunk:  # [rave~ guitar 2048]
             chunk, self.method = method, DEFAULT_METHOD
@@ -233,22 +228,15 @@ class rave_stream(PdObject):  # Pd object names are lower case
         Pd's rate."""
         self._size_chunk()
 
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """One chunk [inlets, chunk] in, [outlets, chunk] out (pyext~'s streaming call)."""
-        start = time.perf_counter()
+    def _process(self, x: np.ndarray) -> np.ndarray:
         try:
-            y = self._process(x)
+            return self._process_chunk(x)
         except ValueError as error:  # e.g. a model swapped in that cannot take this chunk
             self.error(str(error).splitlines()[0])
             self.stream = None
-            y = np.zeros((self._sigout, x.shape[1]), np.float32)
-        elapsed = time.perf_counter() - start
-        n, total, longest, late = self.timing
-        over = elapsed * pyext._samplerate() > x.shape[1]
-        self.timing = (n + 1, total + elapsed, max(longest, elapsed), late + over)
-        return y
+            return np.zeros((self._sigout, x.shape[1]), np.float32)
 
-    def _process(self, x: np.ndarray) -> np.ndarray:
+    def _process_chunk(self, x: np.ndarray) -> np.ndarray:
         silent = np.zeros((self._sigout, x.shape[1]), np.float32)
         if self._next_model is not None:
             model, self._next_model = self._next_model, None
@@ -256,15 +244,11 @@ class rave_stream(PdObject):  # Pd object names are lower case
         stream = self.stream
         if stream is None or not self.enabled:
             return silent
-        thread = threading.get_ident()
         rate = round(pyext._samplerate())
-        restarted = self._thread_id is not None and thread != self._thread_id
+        _, restarted = self._note_worker()
         if (restarted or self._rebuild or stream.chunk != x.shape[1]
                 or stream.sample_rate != rate or stream.method != self.method):
             stream = self.stream = self._new_stream(stream.model, x.shape[1])
-        if thread != self._thread_id:
-            self._thread_id = thread
-            _follow_pd_priority()
         with self._lock:
             return stream.process(x)
 
@@ -323,11 +307,8 @@ class rave_stream(PdObject):  # Pd object names are lower case
 
     def status_items(self) -> Iterable[tuple[Any, ...]]:
         """Method, enable, chunk and the processing time per chunk (mean, longest, late)."""
-        n, total, longest, late = self.timing
         return [("method", self.method), ("enable", int(self.enabled)),
-                ("chunk", self._chunk),
-                ("process_ms", round(1000 * total / max(n, 1), 3), round(1000 * longest, 3),
-                 late)]
+                ("chunk", self._chunk), self.timing_status()]
 
 
 def _atom(value: Any) -> Any:
