@@ -82,6 +82,9 @@ DEMOS: tuple[Demo, ...] = (
          description="DDSP: a trumpet melody transferred to the violin model, then played"),
     Demo("ddsp_live", "ddsp_live.pd", 5.2, send=("ddsp_live-demo bang",),
          description="live DDSP: the trumpet melody played through [ddsp~ violin] as it streams"),
+    Demo("rave", "rave.pd", 5.2, send=("rave-demo bang",),
+         description="RAVE: the guitar example streamed through [rave~ guitar], played "
+         "beside the dry signal"),
     Demo("gansynth", "gansynth.pd", 4.2, send=("gansynth-demo bang",),
          description="GANSynth: a random instrument (seed 7) synthesizes middle C, then plays it"),
 )

@@ -187,3 +187,42 @@ def test_decode_has_an_inlet_per_latent_and_encode_an_outlet_per_latent(
     out, _ = sf.read(tmp_path / "out.wav", dtype="float32")
     assert np.abs(out[4096:]).max() > 1e-3  # the round trip makes sound
     assert not [line for line in run.lines if line.startswith("error")]
+
+
+def envelope(audio: np.ndarray, hop: int) -> np.ndarray:
+    """RMS per ``hop`` samples."""
+    n = len(audio) // hop
+    return np.sqrt((audio[:n * hop].reshape(n, hop) ** 2).mean(axis=1))
+
+
+def test_the_shipped_patch_plays_the_example_through_the_model(pd_external: Path,
+                                                               tmp_path: Path) -> None:
+    from dlwa.audio.io import load_audio
+    from dlwa.audio.resample import resample
+    from dlwa.demo import DEMOS, render_patch
+    from dlwa.rave.model import find_model
+    from dlwa.rave.stream import stream_file
+
+    (demo,) = [d for d in DEMOS if d.name == "rave"]
+    rendered = render_patch(pd_runner.PATCH_DIR / demo.patch, out=tmp_path / "rave.wav",
+                            seconds=demo.seconds, send=demo.send)
+    assert rendered.errors == [] and not rendered.silent
+    out, rate = sf.read(tmp_path / "rave.wav", dtype="float32")
+    # The patch's defaults: the example, the direct (forward) path, all wet, volume 0.5.
+    x16, _ = load_audio(pd_runner.PATCH_DIR / "rave-example.wav")
+    x = resample(x16, orig_sample_rate=16000, sample_rate=rate).astype(np.float32)
+    stream = RaveStream(NNModel(find_model("guitar")), "forward", chunk=3 * 512,
+                        sample_rate=rate)
+    model_out = stream_file(stream, x[None])[0]
+    # RAVE draws noise, so Pd's and this stream's samples differ; their loudness contours
+    # must agree once Pd's latency (about 0.1 s: two 50-ms frames) is taken into account.
+    hop = rate // 20
+    played, wet, dry = (envelope(a, hop) for a in (out[:, 0], model_out, x))
+    n = 80
+
+    def best(reference: np.ndarray) -> float:
+        return max(float(np.corrcoef(played[lag:lag + n], reference[:n])[0, 1])
+                   for lag in range(20))
+
+    assert best(wet) > 0.8 and best(wet) > best(dry) + 0.4
+    assert 0.35 < np.sqrt(np.mean(out[:, 0] ** 2)) / np.sqrt(np.mean(model_out ** 2)) < 0.65
