@@ -78,6 +78,7 @@ SRN_TRAIN = ("tests/samplernn/test_samplernn_train.py",)
 RAVE = ("tests/rave/test_rave_model.py", "tests/rave/test_rave_stream.py")
 RAVE_PD = ("tests/rave/test_rave_pd_object.py",)
 RAVE_TRAIN = ("tests/rave/test_rave_train.py",)
+GS_TRAIN = ("tests/gansynth/test_gansynth_train.py",)
 BRIDGE = ("tests/pd/test_pyext_convert.py", "tests/contract/test_contract_pd.py")
 
 
@@ -377,6 +378,15 @@ MUTATIONS = [
     m("rave training: resume starts over", "rave/train.py",
       "                ckpt_path=str(out / STATE_FILE) if resume else None)",
       "                ckpt_path=None)", RAVE_TRAIN),
+    # ----- GANSynth training on a CPU
+    m("gansynth cpu schedule: starts at the third block", "gansynth/train.py",
+      "CPU_START_BLOCKS = 4", "CPU_START_BLOCKS = 3", GS_TRAIN),
+    m("gansynth weighted schedule: a skipped phase still trains", "gansynth/train.py",
+      "            if max(0, images) < start + length:",
+      "            if max(0, images) <= start + length:", GS_TRAIN),
+    m("gansynth classifier warm-up: the discriminator never steps", "gansynth/train.py",
+      "        loss.backward()\n        opt_d.step()\n        recent.append",
+      "        loss.backward()\n        recent.append", GS_TRAIN),
 ]
 
 

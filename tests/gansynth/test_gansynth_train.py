@@ -24,6 +24,7 @@ from dlwa.gansynth.train import (
     blend_real,
     cpu_phase_weights,
     ema_decays,
+    periodicity_loss,
     preset,
     train,
     training_step,
@@ -147,6 +148,29 @@ def test_classifier_warm_up_teaches_the_discriminator_real_pitches() -> None:
     assert len(lines) == 2 and lines[-1].startswith("pitch classifier warm-up 200/200")
     for name, value in model.generator.state_dict().items():  # the generator is untouched
         assert torch.equal(value, generator_before[name])
+
+
+def test_periodicity_loss_rewards_the_asked_for_period_only() -> None:
+    t = torch.arange(16000) / SR
+
+    def note(hz: float) -> torch.Tensor:
+        return sum(torch.sin(2 * math.pi * k * hz * t) / k for k in range(1, 6))
+
+    a3 = torch.tensor([220.0])
+    assert periodicity_loss(note(220.0)[None], a3, SR).item() < -0.95  # that pitch: near -1
+    assert abs(periodicity_loss(note(440.0)[None], a3, SR).item()) < 0.05  # an octave up: 0
+    assert abs(periodicity_loss(torch.randn(1, 16000), a3, SR).item()) < 0.1  # noise: 0
+    semitone = periodicity_loss(note(233.08)[None], a3, SR).item()
+    assert -0.95 < semitone < -0.5  # near misses score less than the pitch itself
+    # Quiet frames count little: a loud right note and a near-silent wrong one.
+    mixed = torch.cat([note(220.0)[:8000], 1e-3 * note(300.0)[8000:]])
+    assert periodicity_loss(mixed[None], a3, SR).item() < -0.9
+    audio = torch.stack([note(220.0), note(300.0)]).requires_grad_(True)
+    loss = periodicity_loss(audio, torch.tensor([220.0, 300.0]), SR)
+    loss.backward()
+    assert audio.grad is not None and torch.isfinite(audio.grad).all() and loss.item() < -0.9
+    with pytest.raises(ValueError, match="too short"):
+        periodicity_loss(torch.zeros(1, 100), a3, SR)
 
 
 def test_blend_real_fades_the_new_resolution_in() -> None:
@@ -275,13 +299,18 @@ def test_resume_continues_from_the_saved_step_and_refuses_another_config(
     assert steps == sorted(steps) and steps[0] > 1 and steps[-1] == 10  # continued, not redone
 
 
-def test_cli_trains_and_refuses_an_existing_model_folder(
-        notes_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def small_preset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--config``'s presets replaced by the tests' tiny config (fitted normaliser)."""
     import dlwa.gansynth.train as gtrain
 
     monkeypatch.setattr(gtrain, "preset", lambda name: GANSynthConfig.small(
         data_normalizer="specgrams_simple_normalizer"))
+
+
+@pytest.mark.usefixtures("small_preset")
+def test_cli_trains_and_refuses_an_existing_model_folder(
+        notes_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "model"
     args = ["train", "gansynth", str(notes_folder), "--out", str(out), "--chop", "none"]
     assert cli.main([*args, "--smoke-test"]) == 0
@@ -316,13 +345,9 @@ def test_a_step_on_cuda_matches_the_cpu(notes_folder: Path, tmp_path: Path) -> N
         assert torch.allclose(value, runs["cuda"][key], atol=1e-3), key
 
 
+@pytest.mark.usefixtures("small_preset")
 def test_cli_schedule_and_classifier_warmup_reach_the_run(
-        notes_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    import dlwa.gansynth.train as gtrain
-
-    monkeypatch.setattr(gtrain, "preset", lambda name: GANSynthConfig.small(
-        data_normalizer="specgrams_simple_normalizer"))
+        notes_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "model"
     assert cli.main(["train", "gansynth", str(notes_folder), "--out", str(out), "--chop",
                      "none", "--schedule", "cpu", "--classifier-warmup", "3", "--images",
