@@ -40,9 +40,6 @@ def register(verbs: Any) -> None:
     train.add_argument("--classifier-warmup", type=int, default=0, metavar="STEPS",
                        help="train the discriminator's pitch classifier on real notes alone "
                        "for STEPS steps first (default 0, as Magenta)")
-    train.add_argument("--periodicity-loss", type=float, default=0.0, metavar="WEIGHT",
-                       help="also pull each generated note towards repeating at its pitch's "
-                       "period, with this weight (default 0, as Magenta; see docs/gansynth.md)")
     train.add_argument("--save-every", type=int, default=None,
                        help="images between saves and previews (default: 20 per run)")
     add_training_options(train, steps=None, batch_size=8, state_file="train_state.pt",
@@ -86,8 +83,7 @@ def _train(args: argparse.Namespace) -> int:
                                    device=args.device, smoke_test=args.smoke_test,
                                    force=args.force, logdir=args.logdir,
                                    schedule=args.schedule,
-                                   classifier_warmup=args.classifier_warmup,
-                                   periodicity_loss_weight=args.periodicity_loss),
+                                   classifier_warmup=args.classifier_warmup),
           data=DataOptions(label=label, chop=args.chop, hop_length=args.hop_length,
                            tracker=args.tracker, strict=not args.skip_bad_notes,
                            instrument_sources=(tuple(args.instrument_sources)

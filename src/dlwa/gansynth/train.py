@@ -139,8 +139,6 @@ class TrainConfig:
         schedule: ``"magenta"`` (equal phases from the first resolution) or ``"cpu"``
             (:func:`cpu_phase_weights`: four blocks from the start, most images at
             16 × 128, a short growth to the top).
-        periodicity_loss_weight: weight of :func:`periodicity_loss` on the generator's
-            notes (Magenta: 0, its pitch is learnt through the classifier alone).
         classifier_warmup: steps that train only the discriminator's pitch classifier on
             real notes before the GAN starts, so that the generator's pitch loss means
             something from its first step (Magenta: 0).
@@ -170,7 +168,6 @@ class TrainConfig:
     logdir: str | None = None
     schedule: str = "magenta"
     classifier_warmup: int = 0
-    periodicity_loss_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -393,61 +390,6 @@ def ema_decays(schedule: Schedule, images: int, batch_size: int, decay: float) -
     return out
 
 
-PERIODICITY_FRAME = 1024  # samples per frame of the periodicity loss (64 ms at 16 kHz)
-PERIODICITY_SECONDS = 3.0  # the part of a note that `dlwa eval gansynth` measures
-
-
-def periodicity_loss(audio: torch.Tensor, pitches_hz: torch.Tensor, sample_rate: int,
-                     *, frame: int = PERIODICITY_FRAME, seconds: float = PERIODICITY_SECONDS
-                     ) -> torch.Tensor:
-    """How far each note is from repeating at the period of the pitch it was asked for.
-
-    Per frame, the normalised autocorrelation ``r`` of the audio at the pitch's period
-    (linearly between the two nearest whole lags), minus any positive ``r`` at half the
-    period (a note an octave up repeats at both); averaged over frames weighted by their
-    energy, so silence counts little. This is what YIN, and so ``dlwa eval gansynth``,
-    measures: 1 − the loss per note is near 1 for a clean note of that pitch and near 0
-    for noise. Differentiable, so the generator learns its pitch from the sound it makes
-    rather than only from the discriminator's classifier, which also reads timbre (on a
-    CPU-sized run the generator matched that classifier with the wrong pitches).
-
-    Args:
-        audio: [batch, samples].
-        pitches_hz: [batch] the asked-for fundamental frequencies.
-        sample_rate: Hz of ``audio``.
-        frame: samples per analysis frame.
-        seconds: how much of the start of each note is measured.
-
-    Returns:
-        A scalar, the batch's mean of ``-(r(period) - relu(r(period / 2)))``.
-    """
-    n = min(audio.shape[1], int(seconds * sample_rate))
-    period = sample_rate / pitches_hz.to(audio.dtype)  # [batch] samples
-    max_lag = int(torch.ceil(period.max()).item()) + 1
-    n_frames = (n - max_lag) // frame
-    if n_frames < 1:
-        raise ValueError(f"notes of {n} samples are too short for a period of {max_lag}")
-    x = audio[:, :n_frames * frame + max_lag]
-    base = x[:, :n_frames * frame].reshape(len(x), n_frames, frame)
-    energy = base.pow(2).sum(-1)  # [batch, frames]
-
-    def correlation(lag: torch.Tensor) -> torch.Tensor:  # [batch] fractional lags → [b, f]
-        low = torch.floor(lag).long()
-        weight = (lag - low.to(lag.dtype))[:, None]
-        values = []
-        for offset in (0, 1):
-            index = (torch.arange(n_frames * frame, device=x.device)[None]
-                     + (low + offset)[:, None])
-            shifted = torch.gather(x, 1, index).reshape(len(x), n_frames, frame)
-            values.append((base * shifted).sum(-1)
-                          / torch.sqrt(energy * shifted.pow(2).sum(-1) + 1e-12))
-        return (1 - weight) * values[0] + weight * values[1]
-
-    score = correlation(period) - F.relu(correlation(period / 2))
-    weights = energy.detach() / (energy.detach().sum(-1, keepdim=True) + 1e-12)
-    return -(score * weights).sum(-1).mean()
-
-
 def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Optimizer,
                   opt_d: torch.optim.Optimizer, real: torch.Tensor, labels: torch.Tensor,
                   fake_labels: torch.Tensor, *, num_blocks: int, progress: float,
@@ -509,14 +451,6 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
     fake_logits, fake_classes = disc(fake, **stage)
     fake_ac = F.cross_entropy(fake_classes, fake_labels)
     g_loss = -fake_logits.mean() + cfg.generator_ac_loss_weight * fake_ac
-    periodicity = torch.zeros(())
-    if cfg.periodicity_loss_weight > 0:
-        images = upscale(fake, level_factor)
-        audio = config.transform().specgram_to_audio(model.normalizer.denormalize(images))
-        midi = torch.tensor(config.pitches, dtype=torch.float32)[fake_labels.cpu()]
-        pitches_hz = 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
-        periodicity = periodicity_loss(audio, pitches_hz.to(audio.device), config.sample_rate)
-        g_loss = g_loss + cfg.periodicity_loss_weight * periodicity
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
@@ -529,7 +463,7 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
                 average.lerp_(param, 1.0 - decay)
     values = {"d_loss": d_loss, "g_loss": g_loss, "wasserstein": wasserstein,
               "gradient_penalty": penalty, "real_score": real_score, "real_ac": real_ac,
-              "fake_ac": fake_ac, "periodicity": periodicity}
+              "fake_ac": fake_ac}
     return {name: float(value.detach()) for name, value in values.items()}
 
 
