@@ -79,6 +79,7 @@ RAVE = ("tests/rave/test_rave_model.py", "tests/rave/test_rave_stream.py")
 RAVE_PD = ("tests/rave/test_rave_pd_object.py",)
 RAVE_TRAIN = ("tests/rave/test_rave_train.py",)
 GS_TRAIN = ("tests/gansynth/test_gansynth_train.py",)
+GS_HARMONIC = ("tests/gansynth/test_gansynth_harmonic.py",)
 BRIDGE = ("tests/pd/test_pyext_convert.py", "tests/contract/test_contract_pd.py")
 
 
@@ -387,6 +388,16 @@ MUTATIONS = [
     m("gansynth classifier warm-up: the discriminator never steps", "gansynth/train.py",
       "        loss.backward()\n        opt_d.step()\n        recent.append",
       "        loss.backward()\n        recent.append", GS_TRAIN),
+    m("gansynth harmonic loss: the instantaneous frequency term dropped", "gansynth/train.py",
+      "    return (outside - inside + (if_error * where).sum(-1) / marked).mean()",
+      "    return (outside - inside).mean()", GS_HARMONIC),
+    m("gansynth harmonic map: the generator gets zeros", "gansynth/model.py",
+      "                where = one_hot.to(x.dtype) @ block.harmonics.to(x.dtype)",
+      "                where = 0 * one_hot.to(x.dtype) @ block.harmonics.to(x.dtype)",
+      GS_HARMONIC),
+    m("gansynth harmonic map: harmonics a bin off", "gansynth/model.py",
+      "    position = harmonics / nyquist * n_freq - 1\n",
+      "    position = harmonics / nyquist * n_freq\n", GS_HARMONIC),
 ]
 
 

@@ -40,6 +40,12 @@ def register(verbs: Any) -> None:
     train.add_argument("--classifier-warmup", type=int, default=0, metavar="STEPS",
                        help="train the discriminator's pitch classifier on real notes alone "
                        "for STEPS steps first (default 0, as Magenta)")
+    train.add_argument("--harmonic-map", action="store_true",
+                       help="give the generator a map of the pitch's harmonics as an extra "
+                       "input (not in Magenta; see docs/gansynth.md)")
+    train.add_argument("--harmonic-loss", type=float, default=0.0, metavar="WEIGHT",
+                       help="also pull the generated notes' energy and instantaneous "
+                       "frequency to the asked-for pitch's harmonics (default 0, as Magenta)")
     train.add_argument("--save-every", type=int, default=None,
                        help="images between saves and previews (default: 20 per run)")
     add_training_options(train, steps=None, batch_size=8, state_file="train_state.pt",
@@ -77,13 +83,15 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"--images and --steps must be positive, got {images}")
     label = args.pitch if args.pitch is not None else args.label
     train(args.data, args.out, model_config=args.config, resume=args.resume,
+          harmonic_map=args.harmonic_map,
           train_config=TrainConfig(images=images, batch_size=args.batch_size,
                                    minutes=args.max_minutes, save_every=args.save_every,
                                    n_threads=args.threads, seed=args.seed,
                                    device=args.device, smoke_test=args.smoke_test,
                                    force=args.force, logdir=args.logdir,
                                    schedule=args.schedule,
-                                   classifier_warmup=args.classifier_warmup),
+                                   classifier_warmup=args.classifier_warmup,
+                                   harmonic_loss_weight=args.harmonic_loss),
           data=DataOptions(label=label, chop=args.chop, hop_length=args.hop_length,
                            tracker=args.tracker, strict=not args.skip_bad_notes,
                            instrument_sources=(tuple(args.instrument_sources)

@@ -64,6 +64,7 @@ from dlwa.gansynth.spectral import MEL_BANDS, SpecgramNormalizer, SpecgramTransf
 KIND = "gansynth"
 LEAKY_SLOPE = 0.2  # tf.nn.leaky_relu's default alpha
 PIXEL_NORM_EPS = 1.0e-8
+HARMONIC_MAP_WIDTH = 0.5  # bins: the standard deviation of each harmonic's bump
 STDDEV_EPS = 1.0e-6
 OVERLAP = 0.75  # Magenta's data helpers fix it
 MAGENTA_PITCHES = tuple(range(24, 85))  # NSynth pitches Magenta trains on: 61 classes
@@ -83,7 +84,9 @@ class GANSynthConfig:
     64,000 samples at 16 kHz. ``data_type`` is ``'mel'`` (``mel_prog_hires``) or ``'linear'``
     (``prog_hires``). ``mel_bands`` is ``'magenta'`` (Magenta's mel matrix) or
     ``'independent'`` (the one dlwa models trained before 2026-12-02 learnt with; a saved
-    config without the field is one of those).
+    config without the field is one of those). ``harmonic_map`` (not in Magenta) gives each
+    generator block's ``conv1`` one more input channel: where the asked-for pitch's harmonics
+    lie along the frequency axis (:func:`harmonic_maps`).
     """
 
     latent_vector_size: int = setting(256, ge=1, le=4096)
@@ -102,6 +105,7 @@ class GANSynthConfig:
     audio_length: int = setting(64000, ge=64, le=16_000_000)
     mel_bands: str = setting("magenta", choices=MEL_BANDS, required=False,
                              hint="how the low mel bands are widened")
+    harmonic_map: bool = setting(False, required=False)
 
     def cross_checks(self) -> Iterator[tuple[str, str, Any]]:
         """Rules tying fields together: ``(field, expectation, value)`` for each broken one."""
@@ -308,6 +312,37 @@ def _check_progress(num_blocks: int, progress: float, config: GANSynthConfig) ->
 # -- generator ---------------------------------------------------------------------------
 
 
+def harmonic_maps(config: GANSynthConfig, width: int) -> torch.Tensor:
+    """For each of the model's pitches, where its harmonics fall on a frequency axis of
+    ``width`` bins (the final axis averaged down): ``[n_pitches, width]``, a Gaussian bump
+    of height 1 (HARMONIC_MAP_WIDTH bins wide) at each harmonic below Nyquist, overlaps
+    capped at 1.
+
+    A convolution is the same at every frequency, so telling it *where* a pitch's energy
+    goes from a one-hot alone takes the generator many steps; with this map beside its
+    features it only has to learn what to draw at the marked places.
+    """
+    n_freq = config.final_resolution[1]
+    nyquist = config.sample_rate / 2
+    f0 = 440.0 * 2.0 ** ((torch.tensor(config.pitches, dtype=torch.float64) - 69.0) / 12.0)
+    harmonics = f0[:, None] * torch.arange(1, 1 + int(nyquist // float(f0.min())) + 1)
+    # Linear bin j (the DC bin dropped) holds (j + 1) · nyquist / n_freq.
+    position = harmonics / nyquist * n_freq - 1
+    if config.data_type == "mel":  # where the model's own mel matrix puts each linear bin
+        to_mel, _ = config.transform().mel_matrices(torch.float64)  # [n_freq, n_mel]
+        centroid = (to_mel @ torch.arange(to_mel.shape[1], dtype=torch.float64)
+                    ) / to_mel.sum(1).clamp(min=1e-12)
+        low = position.floor().long().clamp(0, n_freq - 2)
+        frac = (position - low).clamp(0, 1)
+        position = centroid[low] * (1 - frac) + centroid[low + 1] * frac
+    factor = n_freq / width
+    position = (position + 0.5) / factor - 0.5  # on the averaged-down axis
+    valid = harmonics < nyquist
+    bins = torch.arange(width, dtype=torch.float64)
+    bumps = torch.exp(-0.5 * ((bins[None, None] - position[..., None]) / HARMONIC_MAP_WIDTH) ** 2)
+    return (bumps * valid[..., None]).sum(1).clamp(max=1.0).float()
+
+
 class GeneratorBlock(nn.Module):
     """``progressive_gan_block_{b}`` of the generator: ``conv0``, ``conv1`` and ``to_rgb``."""
 
@@ -321,8 +356,12 @@ class GeneratorBlock(nn.Module):
         else:
             self.conv0 = EqualizedConv2d(config.num_filters(block_id - 1), filters,
                                          config.kernel_size, slope=0.0)
-        self.conv1 = EqualizedConv2d(filters, filters, config.kernel_size, slope=0.0)
+        self.conv1 = EqualizedConv2d(filters + int(config.harmonic_map), filters,
+                                     config.kernel_size, slope=0.0)
         self.to_rgb = EqualizedConv2d(filters, 2, 1, slope=1.0)
+        if config.harmonic_map:  # derived from the config, so not saved
+            width = config.start_width * 2 ** (block_id - 1)
+            self.register_buffer("harmonics", harmonic_maps(config, width), persistent=False)
 
 
 class Generator(nn.Module):
@@ -391,6 +430,9 @@ class Generator(nn.Module):
                 x = self._conv(block.conv0, x)
             if layer_hook is not None:
                 x = layer_hook(f"block{block_id}.conv0", x)
+            if config.harmonic_map:  # the pitch's harmonics, the same at every time step
+                where = one_hot.to(x.dtype) @ block.harmonics.to(x.dtype)  # [batch, width]
+                x = torch.cat([x, where[:, None, None, :].expand(-1, 1, x.shape[2], -1)], 1)
             x = self._conv(block.conv1, x)
             if layer_hook is not None:
                 x = layer_hook(f"block{block_id}.conv1", x)

@@ -66,6 +66,7 @@ from dlwa.gansynth.model import (
     GANSynthConfig,
     downscale,
     generator_alpha,
+    harmonic_maps,
     upscale,
 )
 from dlwa.training import (
@@ -142,6 +143,8 @@ class TrainConfig:
         classifier_warmup: steps that train only the discriminator's pitch classifier on
             real notes before the GAN starts, so that the generator's pitch loss means
             something from its first step (Magenta: 0).
+        harmonic_loss_weight: weight of :func:`harmonic_loss` in the generator's loss
+            (Magenta: 0; it learns its pitches through the classifier alone).
         progress_bar: show a tqdm bar with the ETA on stderr.
         force: replace the model or run in the output folder.
         logdir: TensorBoard folder (default ``<out>/logs``).
@@ -168,6 +171,7 @@ class TrainConfig:
     logdir: str | None = None
     schedule: str = "magenta"
     classifier_warmup: int = 0
+    harmonic_loss_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -371,6 +375,71 @@ def blend_real(images: torch.Tensor, num_blocks: int, progress: float) -> torch.
     return out
 
 
+# -- the harmonic loss --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HarmonicTargets:
+    """Per frequency width (each resolution's): the pitches' harmonic maps and the real
+    notes' mean instantaneous frequency, both ``[n_pitches, width]``."""
+
+    maps: dict[int, torch.Tensor]
+    if_profiles: dict[int, torch.Tensor]
+
+
+def harmonic_targets(config: GANSynthConfig, specgrams: torch.Tensor, labels: torch.Tensor
+                     ) -> HarmonicTargets:
+    """The targets of :func:`harmonic_loss` at every resolution, from the normalised real
+    notes ``specgrams`` ``[n, 2, time, freq]`` and their pitch classes ``labels``.
+
+    A pitch without notes gets an IF profile of zeros (the loss then only asks for energy
+    at its harmonics)."""
+    maps, profiles = {}, {}
+    for level in range(config.num_resolutions):
+        factor = 2 ** (config.num_resolutions - 1 - level)
+        width = config.final_resolution[1] // factor
+        maps[width] = harmonic_maps(config, width).to(specgrams.device)
+        sums = torch.zeros(config.n_pitches, width, device=specgrams.device)
+        counts = torch.zeros(config.n_pitches, device=specgrams.device)
+        for i in range(0, len(specgrams), 64):
+            mean_if = downscale(specgrams[i:i + 64], factor)[:, 1].mean(1)  # [n, width]
+            sums.index_add_(0, labels[i:i + 64], mean_if)
+            counts.index_add_(0, labels[i:i + 64], torch.ones(len(mean_if),
+                                                               device=specgrams.device))
+        profiles[width] = sums / counts.clamp(min=1)[:, None]
+    return HarmonicTargets(maps, profiles)
+
+
+def harmonic_loss(images: torch.Tensor, one_hot: torch.Tensor, targets: HarmonicTargets
+                  ) -> torch.Tensor:
+    """How far notes are from having the asked-for pitch at its harmonics.
+
+    Two terms over the frequency bins that :func:`harmonic_maps` marks for the pitch (the
+    notes' time average): minus the contrast of the normalised log magnitude there against
+    the other bins (real notes: about 0.12 with their own pitch, 0 with another), plus the
+    mean distance of the instantaneous frequency there from the real notes' of that pitch
+    (it sets where in its band a partial lies, so the pitch to within cents; it does not
+    depend on the instrument). The generator learns its pitches from this directly; the
+    discriminator's classifier also reads timbre, which goes with pitch range in
+    instrument data, and a CPU-length run satisfied it with the wrong pitches.
+
+    Args:
+        images: Normalised spectrograms [batch, 2, time, width] at one of the resolutions.
+        one_hot: The pitches asked for [batch, n_pitches].
+        targets: :func:`harmonic_targets` of the training notes.
+    """
+    width = images.shape[-1]
+    dtype = images.dtype
+    where = one_hot.to(dtype) @ targets.maps[width].to(dtype)  # [batch, width]
+    marked = where.sum(-1).clamp(min=1e-6)
+    profile = images[:, 0].mean(1)
+    inside = (profile * where).sum(-1) / marked
+    outside = (profile * (1 - where)).sum(-1) / (1 - where).sum(-1).clamp(min=1e-6)
+    target_if = one_hot.to(dtype) @ targets.if_profiles[width].to(dtype)
+    if_error = (images[:, 1] - target_if[:, None, :]).abs().mean(1)
+    return (outside - inside + (if_error * where).sum(-1) / marked).mean()
+
+
 # -- one step ----------------------------------------------------------------------------
 
 
@@ -394,7 +463,8 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
                   opt_d: torch.optim.Optimizer, real: torch.Tensor, labels: torch.Tensor,
                   fake_labels: torch.Tensor, *, num_blocks: int, progress: float,
                   cfg: TrainConfig, generator: torch.Generator | None = None,
-                  block_decays: Sequence[float] | None = None) -> dict[str, float]:
+                  block_decays: Sequence[float] | None = None,
+                  targets: HarmonicTargets | None = None) -> dict[str, float]:
     """One discriminator and one generator step; returns the losses.
 
     Args:
@@ -411,6 +481,7 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
         generator: Random source for z and the penalty's mixing weights.
         block_decays: The moving average's decay per block (:func:`ema_decays`); ``None``:
             ``cfg.ema_decay`` for all.
+        targets: For :func:`harmonic_loss` (needed when ``cfg.harmonic_loss_weight > 0``).
     """
     config = model.config
     gen, disc = model.generator, model.discriminator
@@ -451,6 +522,12 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
     fake_logits, fake_classes = disc(fake, **stage)
     fake_ac = F.cross_entropy(fake_classes, fake_labels)
     g_loss = -fake_logits.mean() + cfg.generator_ac_loss_weight * fake_ac
+    harmonic = torch.zeros(())
+    if cfg.harmonic_loss_weight > 0:
+        if targets is None:
+            raise ValueError("harmonic_loss_weight > 0 needs the harmonic targets")
+        harmonic = harmonic_loss(fake, one_hot, targets)
+        g_loss = g_loss + cfg.harmonic_loss_weight * harmonic
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
@@ -463,7 +540,7 @@ def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Opti
                 average.lerp_(param, 1.0 - decay)
     values = {"d_loss": d_loss, "g_loss": g_loss, "wasserstein": wasserstein,
               "gradient_penalty": penalty, "real_score": real_score, "real_ac": real_ac,
-              "fake_ac": fake_ac}
+              "fake_ac": fake_ac, "harmonic": harmonic}
     return {name: float(value.detach()) for name, value in values.items()}
 
 
@@ -533,7 +610,7 @@ def preview_audio(model: GANSynth, ema: torch.nn.Module, z: torch.Tensor,
 def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
           model_config: GANSynthConfig | str | None = None,
           train_config: TrainConfig | None = None, data: DataOptions | None = None,
-          resume: bool = False, log: Log = print) -> Path:
+          resume: bool = False, harmonic_map: bool = False, log: Log = print) -> Path:
     """Train GANSynth on ``data_folder`` and write a checkpoint to ``out_dir``.
 
     Args:
@@ -545,6 +622,8 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
         train_config: Training settings.
         data: How to read the folder.
         resume: Continue the run in ``out_dir`` (same model configuration).
+        harmonic_map: Give a preset's generator the harmonic map input
+            (``GANSynthConfig.harmonic_map``); a given or resumed config keeps its own.
         log: Called with each progress line.
 
     Returns:
@@ -569,7 +648,7 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
             check_same_config(saved.to_dict(), model_config.to_dict(), where=out)
         elif isinstance(model_config, str):
             asked = replace(preset(model_config), pitches=saved.pitches,
-                            mel_bands=saved.mel_bands)
+                            mel_bands=saved.mel_bands, harmonic_map=saved.harmonic_map)
             check_same_config(saved.to_dict(), asked.to_dict(), where=out)
         if cfg.images is not None and cfg.images != state["train"]["images"]:
             raise OutputFolderError(
@@ -580,7 +659,7 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     # A preset takes the data's pitches; a given (or resumed) config keeps its own.
     fixed_pitches = isinstance(model_config, GANSynthConfig)
     if model_config is None or isinstance(model_config, str):
-        model_config = preset(model_config or "small")
+        model_config = replace(preset(model_config or "small"), harmonic_map=harmonic_map)
 
     def data_progress(stage: str, done: int, total: int) -> None:
         if done == total:
@@ -612,6 +691,8 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     labels = model.pitch_labels(notes.pitch).to(device)
     specgrams = specgrams.to(device)
     model.to(device)
+    targets = (harmonic_targets(config, specgrams, labels) if cfg.harmonic_loss_weight > 0
+               else None)
 
     batch_size = 2 if cfg.smoke_test else cfg.batch_size
     if state is not None:
@@ -703,7 +784,7 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
                                    labels[fake_index], num_blocks=num_blocks,
                                    progress=progress, cfg=cfg, generator=torch_rng,
                                    block_decays=ema_decays(schedule, images, batch_size,
-                                                           cfg.ema_decay))
+                                                           cfg.ema_decay), targets=targets)
             images += batch_size
             step += 1
             recent.append(losses)
