@@ -13,7 +13,7 @@ import torch
 from torch.nn import functional as F
 
 from dlwa import cli
-from dlwa.audio import harmonic_tone, midi_to_hz, save_audio
+from dlwa.audio import harmonic_tone, midi_to_hz
 from dlwa.gansynth.model import GANSynth, GANSynthConfig, downscale, harmonic_maps, load_model
 from dlwa.gansynth.train import (
     LOG_FILE,
@@ -118,22 +118,12 @@ def test_a_training_step_with_the_harmonic_loss(tones) -> None:
     assert plain["harmonic"] == 0.0
 
 
-def test_cli_harmonic_map_and_loss_reach_the_model_and_the_log(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dlwa.gansynth.train as gtrain
-
-    monkeypatch.setattr(gtrain, "preset", lambda name: GANSynthConfig.small(
-        data_normalizer="specgrams_simple_normalizer"))
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    for pitch in (60, 62, 64):
-        for i in range(3):
-            tone = harmonic_tone(float(midi_to_hz(pitch)), duration_s=0.004, sample_rate=SR,
-                                 amplitude=0.2 * (i + 1))
-            save_audio(folder / f"tone{i}_{pitch}.wav", tone, sample_rate=SR)
+@pytest.mark.usefixtures("small_preset")
+def test_cli_harmonic_map_and_loss_reach_the_model_and_the_log(notes_folder: Path,
+                                                               tmp_path: Path) -> None:
     out = tmp_path / "model"
-    assert cli.main(["train", "gansynth", str(folder), "--out", str(out), "--chop", "none",
-                     "--harmonic-map", "--harmonic-loss", "5", "--images", "16",
+    assert cli.main(["train", "gansynth", str(notes_folder), "--out", str(out), "--chop",
+                     "none", "--harmonic-map", "--harmonic-loss", "5", "--images", "16",
                      "--batch-size", "4"]) == 0
     assert load_model(out)[0].config.harmonic_map is True
     lines = [json.loads(x) for x in (out / LOG_FILE).read_text().splitlines()]

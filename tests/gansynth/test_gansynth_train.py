@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from dlwa import cli
-from dlwa.audio import harmonic_tone, midi_to_hz, save_audio
 from dlwa.gansynth.model import GANSynth, GANSynthConfig, generate, load_model
 from dlwa.gansynth.train import (
     LOG_FILE,
@@ -33,18 +32,6 @@ from dlwa.training import OutputFolderError
 
 SR = 16000
 PITCHES = (60, 62, 64)
-
-
-@pytest.fixture(scope="module")
-def notes_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Nine tiny tones named ``<name>_<pitch>.wav`` (the small config's 64-sample notes)."""
-    folder = tmp_path_factory.mktemp("notes")
-    for pitch in PITCHES:
-        for i in range(3):
-            tone = harmonic_tone(float(midi_to_hz(pitch)), duration_s=0.004 * (i + 1),
-                                 sample_rate=SR)
-            save_audio(folder / f"tone{i}_{pitch}.wav", tone, sample_rate=SR)
-    return folder
 
 
 def quiet() -> TrainConfig:
@@ -273,15 +260,6 @@ def test_resume_continues_from_the_saved_step_and_refuses_another_config(
     assert checkpoint.training["complete"] is True and checkpoint.training["steps"] == 10
     steps = [json.loads(x)["step"] for x in (out / LOG_FILE).read_text().splitlines()]
     assert steps == sorted(steps) and steps[0] > 1 and steps[-1] == 10  # continued, not redone
-
-
-@pytest.fixture
-def small_preset(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``--config``'s presets replaced by the tests' tiny config (fitted normaliser)."""
-    import dlwa.gansynth.train as gtrain
-
-    monkeypatch.setattr(gtrain, "preset", lambda name: GANSynthConfig.small(
-        data_normalizer="specgrams_simple_normalizer"))
 
 
 @pytest.mark.usefixtures("small_preset")
