@@ -80,6 +80,7 @@ RAVE_PD = ("tests/rave/test_rave_pd_object.py",)
 RAVE_TRAIN = ("tests/rave/test_rave_train.py",)
 GS_TRAIN = ("tests/gansynth/test_gansynth_train.py",)
 GS_HARMONIC = ("tests/gansynth/test_gansynth_harmonic.py",)
+GS_FINETUNE = ("tests/gansynth/test_gansynth_finetune.py",)
 BRIDGE = ("tests/pd/test_pyext_convert.py", "tests/contract/test_contract_pd.py")
 
 
@@ -398,6 +399,16 @@ MUTATIONS = [
     m("gansynth harmonic map: harmonics a bin off", "gansynth/model.py",
       "    position = harmonics / nyquist * n_freq - 1\n",
       "    position = harmonics / nyquist * n_freq\n", GS_HARMONIC),
+    m("gansynth init-from: the normaliser is fitted again", "gansynth/train.py",
+      "fit=state is None and start is None)", "fit=state is None)", GS_FINETUNE),
+    m("gansynth init-from: the model grows again from the first block", "gansynth/train.py",
+      "            weights = [0.0] * (2 * config.num_resolutions - 2) + [1.0]",
+      "            weights = []", GS_FINETUNE),
+    m("gansynth init-from: the run's discriminator is left out", "gansynth/train.py",
+      "        if self.model is not None:\n            model.load_state_dict",
+      "        if False:\n            model.load_state_dict", GS_FINETUNE),
+    m("gansynth init-from: the weights are not loaded", "gansynth/train.py",
+      "        start.load_into(model)\n", "        pass\n", GS_FINETUNE),
 ]
 
 

@@ -57,7 +57,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from dlwa.checkpoints import save_checkpoint
+from dlwa.checkpoints import CheckpointError, save_checkpoint
 from dlwa.gansynth.data import Chop, Label, NoteSet, load_notes
 from dlwa.gansynth.model import (
     KIND,
@@ -604,13 +604,74 @@ def preview_audio(model: GANSynth, ema: torch.nn.Module, z: torch.Tensor,
                          neginf=0.0)
 
 
+# -- fine-tuning -------------------------------------------------------------------------
+
+
+@dataclass
+class StartingPoint:
+    """A trained model to fine-tune from (:func:`starting_point`).
+
+    Attributes:
+        path: Its checkpoint folder.
+        config: Its config (the new run's).
+        ema: The saved (moving-average) generator's weights.
+        model: Generator, discriminator and normaliser from its ``train_state.pt``; ``None``
+            for a bare checkpoint (the discriminator then starts anew).
+        normalizer: Its normaliser's statistics.
+    """
+
+    path: Path
+    config: GANSynthConfig
+    ema: dict[str, torch.Tensor]
+    model: dict[str, torch.Tensor] | None
+    normalizer: dict[str, torch.Tensor]
+
+    def load_into(self, model: GANSynth) -> None:
+        """Copy the weights into ``model`` (raw generator = the average without a state)."""
+        if self.model is not None:
+            model.load_state_dict(self.model)
+            return
+        model.generator.load_state_dict(self.ema)
+        model.normalizer.load_state_dict(self.normalizer)
+
+    def describe(self) -> str:
+        """One line for the log."""
+        what = ("generator and discriminator" if self.model is not None else
+                "generator only (no train_state.pt: a new discriminator)")
+        return f"fine-tuning {self.path} at full resolution: {what}"
+
+
+def starting_point(name_or_path: str | os.PathLike[str]) -> StartingPoint:
+    """Read a trained GANSynth (a name in ``checkpoints/`` or a folder) to fine-tune from.
+
+    Raises:
+        CheckpointError: not found, or not a GANSynth checkpoint (one line).
+    """
+    from dlwa.gansynth.model import load_model
+
+    loaded, checkpoint = load_model(name_or_path)
+    if loaded.progress is not None:
+        raise CheckpointError(f"{checkpoint.path}: an unfinished run (at progress "
+                              f"{loaded.progress:g}); --resume it instead")
+    ema = {k: v.clone() for k, v in loaded.generator.state_dict().items()}
+    normalizer = {k: v.clone() for k, v in loaded.normalizer.state_dict().items()}
+    model = None
+    state_path = checkpoint.path / STATE_FILE
+    if state_path.is_file():
+        state = torch.load(state_path, weights_only=False, map_location="cpu")
+        if state.get("model_config") == loaded.config.to_dict():
+            model = state["model"]
+    return StartingPoint(checkpoint.path, loaded.config, ema, model, normalizer)
+
+
 # -- training ----------------------------------------------------------------------------
 
 
 def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
           model_config: GANSynthConfig | str | None = None,
           train_config: TrainConfig | None = None, data: DataOptions | None = None,
-          resume: bool = False, harmonic_map: bool = False, log: Log = print) -> Path:
+          resume: bool = False, harmonic_map: bool = False,
+          init_from: str | os.PathLike[str] | None = None, log: Log = print) -> Path:
     """Train GANSynth on ``data_folder`` and write a checkpoint to ``out_dir``.
 
     Args:
@@ -624,6 +685,11 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
         resume: Continue the run in ``out_dir`` (same model configuration).
         harmonic_map: Give a preset's generator the harmonic map input
             (``GANSynthConfig.harmonic_map``); a given or resumed config keeps its own.
+        init_from: Fine-tune: start from this trained model (a checkpoint name such as
+            ``all_instruments``, or a checkpoint or run folder) with its config, pitches and
+            normaliser, and train every image at full resolution (``cfg.schedule`` does not
+            apply). A run folder's ``train_state.pt`` also gives the discriminator and the
+            generator's raw weights; a bare checkpoint starts a new discriminator.
         log: Called with each progress line.
 
     Returns:
@@ -632,10 +698,19 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     Raises:
         OutputFolderError: ``out_dir`` cannot be used (nothing is written then).
         DataError: the folder's problems, one line each.
+        CheckpointError: ``init_from`` is not a GANSynth model.
+        ValueError: ``init_from`` with ``resume`` or a ``model_config``.
     """
     cfg = train_config or TrainConfig()
     data = data or DataOptions()
     device = choose_device(cfg.device)  # before anything is written
+    start: StartingPoint | None = None
+    if init_from is not None:
+        if resume or model_config is not None:
+            raise ValueError("--init-from starts a new run from a model's own config: leave "
+                             "out --resume and --config")
+        start = starting_point(init_from)
+        model_config = start.config
     out = check_output(out_dir, kind=KIND, state_file=STATE_FILE, resume=resume,
                        force=cfg.force)
     if cfg.n_threads is not None:
@@ -686,8 +761,11 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     model = GANSynth(config)
     if state is not None:
         model.load_state_dict(state["model"])
+    elif start is not None:
+        start.load_into(model)
+        log(start.describe())
     log(f"converting {len(notes)} notes to spectrograms {config.final_resolution}")
-    specgrams = notes_to_specgrams(notes, model, fit=state is None)
+    specgrams = notes_to_specgrams(notes, model, fit=state is None and start is None)
     labels = model.pitch_labels(notes.pitch).to(device)
     specgrams = specgrams.to(device)
     model.to(device)
@@ -703,10 +781,15 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
                                   2 * config.num_resolutions * batch_size, batch_size)
     else:
         images = cfg.images or (2 * config.num_resolutions * DEFAULT_PASSES * len(notes))
-        schedule = (Schedule.weighted(config.num_resolutions, images, batch_size,
-                                      cpu_phase_weights(config.num_resolutions))
-                    if cfg.schedule == "cpu" else
-                    Schedule.sized(config.num_resolutions, images, batch_size))
+        if start is not None:  # already grown: every image at full resolution
+            images = cfg.images or 2 * DEFAULT_PASSES * len(notes)
+            weights = [0.0] * (2 * config.num_resolutions - 2) + [1.0]
+        elif cfg.schedule == "cpu":
+            weights = cpu_phase_weights(config.num_resolutions)
+        else:
+            weights = []
+        schedule = (Schedule.weighted(config.num_resolutions, images, batch_size, weights)
+                    if weights else Schedule.sized(config.num_resolutions, images, batch_size))
     save_every = (schedule.total_images if cfg.smoke_test else
                   cfg.save_every or max(batch_size, schedule.total_images // 20))
 
@@ -718,6 +801,8 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     rng = np.random.default_rng(cfg.seed)
     torch_rng = torch.Generator().manual_seed(cfg.seed)
     images, step = 0, 0
+    if start is not None:
+        ema.load_state_dict(start.ema)
     if state is not None:
         ema.load_state_dict(state["ema"])
         opt_g.load_state_dict(state["opt_g"])
@@ -735,7 +820,12 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
                             generator=torch.Generator().manual_seed(PREVIEW_SEED))
     training_info = {"data": os.fspath(data_folder), "n_notes": len(notes),
                      "batch_size": batch_size, "total_images": schedule.total_images}
+    if start is not None or (state is not None and "init_from" in state["train"]):
+        training_info["init_from"] = (os.fspath(start.path) if start is not None
+                                      else state["train"]["init_from"])
     train_record = {**asdict(cfg), "images": schedule.total_images, "batch_size": batch_size}
+    if "init_from" in training_info:
+        train_record["init_from"] = training_info["init_from"]
 
     def save() -> None:
         num_blocks, progress = schedule.at(images)
