@@ -81,6 +81,7 @@ RAVE_TRAIN = ("tests/rave/test_rave_train.py",)
 GS_TRAIN = ("tests/gansynth/test_gansynth_train.py",)
 GS_HARMONIC = ("tests/gansynth/test_gansynth_harmonic.py",)
 GS_FINETUNE = ("tests/gansynth/test_gansynth_finetune.py",)
+GS_BLOCKS = ("tests/gansynth/test_gansynth_blocks.py",)
 BRIDGE = ("tests/pd/test_pyext_convert.py", "tests/contract/test_contract_pd.py")
 
 
@@ -402,13 +403,25 @@ MUTATIONS = [
     m("gansynth init-from: the normaliser is fitted again", "gansynth/train.py",
       "fit=state is None and start is None)", "fit=state is None)", GS_FINETUNE),
     m("gansynth init-from: the model grows again from the first block", "gansynth/train.py",
-      "            weights = [0.0] * (2 * config.num_resolutions - 2) + [1.0]",
+      "            weights = [0.0] * (2 * config.blocks - 2) + [1.0]",
       "            weights = []", GS_FINETUNE),
     m("gansynth init-from: the run's discriminator is left out", "gansynth/train.py",
       "        if self.model is not None:\n            model.load_state_dict",
       "        if False:\n            model.load_state_dict", GS_FINETUNE),
     m("gansynth init-from: the weights are not loaded", "gansynth/train.py",
       "        start.load_into(model)\n", "        pass\n", GS_FINETUNE),
+    m("gansynth grown blocks: the model plays every block", "gansynth/model.py",
+      "        last = self.config.blocks - 1\n",
+      "        last = self.config.num_resolutions - 1\n", GS_BLOCKS),
+    m("gansynth grown blocks: the schedule grows every block", "gansynth/train.py",
+      "if weights else Schedule.sized(config.blocks, images, batch_size))",
+      "if weights else Schedule.sized(config.num_resolutions, images, batch_size))", GS_BLOCKS),
+    m("gansynth grown blocks: fine-tuned at the top of every block", "gansynth/train.py",
+      "            weights = [0.0] * (2 * config.blocks - 2) + [1.0]",
+      "            weights = [0.0] * (2 * config.num_resolutions - 2) + [1.0]", GS_BLOCKS),
+    m("gansynth grown blocks: GANSpace offers the blocks it does not play",
+      "gansynth/ganspace.py", "for b in range(1, config.blocks + 1) for i in (0, 1)]",
+      "for b in range(1, config.num_resolutions + 1) for i in (0, 1)]", GS_BLOCKS),
 ]
 
 

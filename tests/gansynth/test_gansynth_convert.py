@@ -73,7 +73,8 @@ def test_config_comes_from_experiment_json(imported) -> None:
         "start_width": 4, "num_resolutions": 4, "fmap_base": 48, "fmap_decay": 0.9,
         "fmap_max": 14, "kernel_size": 3, "to_rgb_activation": "tanh", "data_type": "mel",
         "data_normalizer": "specgrams_prespecified_normalizer", "sample_rate": 8000,
-        "audio_length": 300, "mel_bands": "magenta", "harmonic_map": False}
+        "audio_length": 300, "mel_bands": "magenta", "harmonic_map": False,
+        "grown_blocks": 0}
     assert mel["training"]["complete"] is True and mel["training"]["progress"] == 3.0
     assert mel["training"]["checkpoint"] == "stage_00006/model.ckpt-1500"
     linear = checkpoints.read_config(imported["linear"])["config"]

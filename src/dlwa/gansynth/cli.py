@@ -46,6 +46,10 @@ def register(verbs: Any) -> None:
     train.add_argument("--harmonic-loss", type=float, default=0.0, metavar="WEIGHT",
                        help="also pull the generated notes' energy and instantaneous "
                        "frequency to the asked-for pitch's harmonics (default 0, as Magenta)")
+    train.add_argument("--blocks", type=int, default=None, metavar="N",
+                       help="grow the generator to N blocks only and play its image upscaled "
+                       "to the full spectrogram (not in Magenta: the top blocks cost the most "
+                       "on a CPU); default all")
     train.add_argument("--init-from", default=None, metavar="MODEL",
                        help="fine-tune a trained model (a name such as all_instruments, or a "
                        "folder) on this data: its config and pitches, every image at full "
@@ -87,7 +91,7 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"--images and --steps must be positive, got {images}")
     label = args.pitch if args.pitch is not None else args.label
     train(args.data, args.out, model_config=args.config, resume=args.resume,
-          harmonic_map=args.harmonic_map, init_from=args.init_from,
+          harmonic_map=args.harmonic_map, init_from=args.init_from, grown_blocks=args.blocks,
           train_config=TrainConfig(images=images, batch_size=args.batch_size,
                                    minutes=args.max_minutes, save_every=args.save_every,
                                    n_threads=args.threads, seed=args.seed,

@@ -39,8 +39,8 @@ Progress = Callable[[float], None]
 
 
 def layer_names(config: GANSynthConfig) -> list[str]:
-    """Every layer a PCA can be taken of, in the generator's order."""
-    return [f"block{b}.conv{i}" for b in range(1, config.num_resolutions + 1) for i in (0, 1)]
+    """Every layer a PCA can be taken of, in the generator's order (the blocks it plays)."""
+    return [f"block{b}.conv{i}" for b in range(1, config.blocks + 1) for i in (0, 1)]
 
 
 def layer_shape(config: GANSynthConfig, layer: str) -> tuple[int, int, int]:

@@ -86,7 +86,10 @@ class GANSynthConfig:
     ``'independent'`` (the one dlwa models trained before 2026-12-02 learnt with; a saved
     config without the field is one of those). ``harmonic_map`` (not in Magenta) gives each
     generator block's ``conv1`` one more input channel: where the asked-for pitch's harmonics
-    lie along the frequency axis (:func:`harmonic_maps`).
+    lie along the frequency axis (:func:`harmonic_maps`). ``grown_blocks`` (not in Magenta; 0:
+    all) stops the growth early: the generator plays that many blocks and its image is
+    upscaled to the full spectrogram, as Magenta's generator plays before its last stage (a
+    model for a CPU, where the top blocks cost the most; see docs/gansynth.md).
     """
 
     latent_vector_size: int = setting(256, ge=1, le=4096)
@@ -106,11 +109,16 @@ class GANSynthConfig:
     mel_bands: str = setting("magenta", choices=MEL_BANDS, required=False,
                              hint="how the low mel bands are widened")
     harmonic_map: bool = setting(False, required=False)
+    grown_blocks: int = setting(0, ge=0, le=10, required=False,
+                                hint="0 for all num_resolutions blocks")
 
     def cross_checks(self) -> Iterator[tuple[str, str, Any]]:
         """Rules tying fields together: ``(field, expectation, value)`` for each broken one."""
         if self.kernel_size % 2 == 0:
             yield "kernel_size", "an odd number", self.kernel_size
+        if self.grown_blocks > self.num_resolutions:
+            yield "grown_blocks", f"at most num_resolutions ({self.num_resolutions})", \
+                self.grown_blocks
         if len(set(self.pitches)) != len(self.pitches):
             yield "pitches", "distinct MIDI pitches", list(self.pitches)
         n_time, n_freq = self.final_resolution
@@ -129,6 +137,11 @@ class GANSynthConfig:
         """``(n_time, n_freq)`` of the generated spectrograms."""
         scale = 2 ** (self.num_resolutions - 1)
         return self.start_height * scale, self.start_width * scale
+
+    @property
+    def blocks(self) -> int:
+        """Blocks the model plays and trains to: ``grown_blocks``, or all of them."""
+        return self.grown_blocks or self.num_resolutions
 
     @property
     def n_pitches(self) -> int:
@@ -397,7 +410,7 @@ class Generator(nn.Module):
         Args:
             z: Latent vectors [batch, latent_vector_size].
             one_hot: Pitch one-hots [batch, n_pitches] (:meth:`GANSynth.one_hot`).
-            num_blocks: Blocks in use (a stage of growth); default all.
+            num_blocks: Blocks in use (a stage of growth); default ``config.blocks``.
             progress: Magenta's progress in ``0..num_blocks - 1``; default ``num_blocks - 1``
                 (the newest block alone). ``num_blocks - 2 + t`` blends the two newest with
                 weight ``t`` on the newest.
@@ -412,7 +425,7 @@ class Generator(nn.Module):
             [batch, 2, time, freq].
         """
         config = self.config
-        num_blocks = config.num_resolutions if num_blocks is None else num_blocks
+        num_blocks = config.blocks if num_blocks is None else num_blocks
         progress = float(num_blocks - 1) if progress is None else float(progress)
         _check_progress(num_blocks, progress, config)
         x = torch.cat([z, one_hot.to(z.dtype)], dim=1)[:, :, None, None]
@@ -496,7 +509,7 @@ class Discriminator(nn.Module):
         Args:
             images: [batch, 2, time, freq] at the final resolution or at the resolution of
                 block ``num_blocks``.
-            num_blocks: Blocks in use; default all.
+            num_blocks: Blocks in use; default ``config.blocks``.
             progress: As for :meth:`Generator.forward`.
 
         Returns:
@@ -506,7 +519,7 @@ class Discriminator(nn.Module):
             ValueError: images of a size that is neither.
         """
         config = self.config
-        num_blocks = config.num_resolutions if num_blocks is None else num_blocks
+        num_blocks = config.blocks if num_blocks is None else num_blocks
         progress = float(num_blocks - 1) if progress is None else float(progress)
         _check_progress(num_blocks, progress, config)
         level = self._level(images, num_blocks)
@@ -562,14 +575,14 @@ class GANSynth(nn.Module):
         """``"float32"`` or ``"bfloat16"``: the generator's arithmetic when generating (see
         :func:`generate`)."""
         self.progress: float | None = None
-        """Magenta's growth progress to generate at; None: fully grown (``num_resolutions -
+        """Magenta's growth progress to generate at; None: fully grown (``config.blocks -
         1``). A checkpoint saved before its training ended sets where it was."""
 
     def generator_stage(self) -> tuple[int, float]:
         """``(num_blocks, progress)`` that generation uses (see :attr:`progress`)."""
-        last = self.config.num_resolutions - 1
+        last = self.config.blocks - 1
         progress = last if self.progress is None else min(max(self.progress, 0.0), last)
-        return min(self.config.num_resolutions, math.floor(progress) + 2), float(progress)
+        return min(self.config.blocks, math.floor(progress) + 2), float(progress)
 
     def pitch_labels(self, pitches: Sequence[int] | torch.Tensor) -> torch.Tensor:
         """MIDI pitches → class indices [batch] into ``config.pitches``.

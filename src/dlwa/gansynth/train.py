@@ -443,20 +443,23 @@ def harmonic_loss(images: torch.Tensor, one_hot: torch.Tensor, targets: Harmonic
 # -- one step ----------------------------------------------------------------------------
 
 
-def ema_decays(schedule: Schedule, images: int, batch_size: int, decay: float) -> list[float]:
+def ema_decays(schedule: Schedule, images: int, batch_size: int, decay: float, *,
+               n_blocks: int | None = None) -> list[float]:
     """The moving average's decay for each generator block after ``images`` images.
 
     TensorFlow's ``ExponentialMovingAverage(decay, num_updates)`` warm-up,
     ``min(decay, (1 + n) / (10 + n))``, with ``n`` the steps since *that block* started
     training: a block's average follows it closely at first. A fixed 0.999 remembers about
     1000 steps, so in a short run (a few hundred steps per phase) the saved generator's
-    newest blocks would still be mostly their random initial weights.
+    newest blocks would still be mostly their random initial weights. ``n_blocks`` (default:
+    the schedule's) pads the list with 1.0 for blocks the schedule never grows to
+    (``GANSynthConfig.grown_blocks``): they never train, so their averages stay.
     """
     out = []
     for block_id in range(1, schedule.num_resolutions + 1):
         n = max(0, images - schedule.block_start(block_id)) // batch_size
         out.append(min(decay, (1.0 + n) / (10.0 + n)))
-    return out
+    return out + [1.0] * ((n_blocks or schedule.num_resolutions) - len(out))
 
 
 def training_step(model: GANSynth, ema: torch.nn.Module, opt_g: torch.optim.Optimizer,
@@ -607,6 +610,17 @@ def preview_audio(model: GANSynth, ema: torch.nn.Module, z: torch.Tensor,
 # -- fine-tuning -------------------------------------------------------------------------
 
 
+def checked_config(config: GANSynthConfig) -> GANSynthConfig:
+    """``config`` if its fields hold together.
+
+    Raises:
+        ValueError: the first broken rule (e.g. ``grown_blocks`` above ``num_resolutions``).
+    """
+    for name, expected, value in config.cross_checks():
+        raise ValueError(f"{name} must be {expected}, got {value}")
+    return config
+
+
 @dataclass
 class StartingPoint:
     """A trained model to fine-tune from (:func:`starting_point`).
@@ -638,7 +652,7 @@ class StartingPoint:
         """One line for the log."""
         what = ("generator and discriminator" if self.model is not None else
                 "generator only (no train_state.pt: a new discriminator)")
-        return f"fine-tuning {self.path} at full resolution: {what}"
+        return f"fine-tuning {self.path} at its top block: {what}"
 
 
 def starting_point(name_or_path: str | os.PathLike[str]) -> StartingPoint:
@@ -659,7 +673,8 @@ def starting_point(name_or_path: str | os.PathLike[str]) -> StartingPoint:
     state_path = checkpoint.path / STATE_FILE
     if state_path.is_file():
         state = torch.load(state_path, weights_only=False, map_location="cpu")
-        if state.get("model_config") == loaded.config.to_dict():
+        saved = state.get("model_config")
+        if isinstance(saved, dict) and GANSynthConfig.from_dict(saved) == loaded.config:
             model = state["model"]
     return StartingPoint(checkpoint.path, loaded.config, ema, model, normalizer)
 
@@ -671,7 +686,8 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
           model_config: GANSynthConfig | str | None = None,
           train_config: TrainConfig | None = None, data: DataOptions | None = None,
           resume: bool = False, harmonic_map: bool = False,
-          init_from: str | os.PathLike[str] | None = None, log: Log = print) -> Path:
+          init_from: str | os.PathLike[str] | None = None, grown_blocks: int | None = None,
+          log: Log = print) -> Path:
     """Train GANSynth on ``data_folder`` and write a checkpoint to ``out_dir``.
 
     Args:
@@ -690,6 +706,8 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
             normaliser, and train every image at full resolution (``cfg.schedule`` does not
             apply). A run folder's ``train_state.pt`` also gives the discriminator and the
             generator's raw weights; a bare checkpoint starts a new discriminator.
+        grown_blocks: Sets ``GANSynthConfig.grown_blocks`` of a preset's or ``init_from``'s
+            config (0: all blocks); ``None`` keeps the config's own.
         log: Called with each progress line.
 
     Returns:
@@ -711,6 +729,8 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
                              "out --resume and --config")
         start = starting_point(init_from)
         model_config = start.config
+        if grown_blocks is not None:
+            model_config = checked_config(replace(model_config, grown_blocks=grown_blocks))
     out = check_output(out_dir, kind=KIND, state_file=STATE_FILE, resume=resume,
                        force=cfg.force)
     if cfg.n_threads is not None:
@@ -723,7 +743,8 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
             check_same_config(saved.to_dict(), model_config.to_dict(), where=out)
         elif isinstance(model_config, str):
             asked = replace(preset(model_config), pitches=saved.pitches,
-                            mel_bands=saved.mel_bands, harmonic_map=saved.harmonic_map)
+                            mel_bands=saved.mel_bands, harmonic_map=saved.harmonic_map,
+                            grown_blocks=saved.grown_blocks)
             check_same_config(saved.to_dict(), asked.to_dict(), where=out)
         if cfg.images is not None and cfg.images != state["train"]["images"]:
             raise OutputFolderError(
@@ -735,6 +756,8 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     fixed_pitches = isinstance(model_config, GANSynthConfig)
     if model_config is None or isinstance(model_config, str):
         model_config = replace(preset(model_config or "small"), harmonic_map=harmonic_map)
+        if grown_blocks is not None:
+            model_config = checked_config(replace(model_config, grown_blocks=grown_blocks))
 
     def data_progress(stage: str, done: int, total: int) -> None:
         if done == total:
@@ -777,19 +800,18 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
         schedule = Schedule(**state["schedule"])
         batch_size = int(state["train"]["batch_size"])
     elif cfg.smoke_test:
-        schedule = Schedule.sized(config.num_resolutions,
-                                  2 * config.num_resolutions * batch_size, batch_size)
-    else:
-        images = cfg.images or (2 * config.num_resolutions * DEFAULT_PASSES * len(notes))
-        if start is not None:  # already grown: every image at full resolution
+        schedule = Schedule.sized(config.blocks, 2 * config.blocks * batch_size, batch_size)
+    else:  # the schedule grows to config.blocks (grown_blocks, or all)
+        images = cfg.images or (2 * config.blocks * DEFAULT_PASSES * len(notes))
+        if start is not None:  # already grown: every image at the top
             images = cfg.images or 2 * DEFAULT_PASSES * len(notes)
-            weights = [0.0] * (2 * config.num_resolutions - 2) + [1.0]
+            weights = [0.0] * (2 * config.blocks - 2) + [1.0]
         elif cfg.schedule == "cpu":
-            weights = cpu_phase_weights(config.num_resolutions)
+            weights = cpu_phase_weights(config.blocks)
         else:
             weights = []
-        schedule = (Schedule.weighted(config.num_resolutions, images, batch_size, weights)
-                    if weights else Schedule.sized(config.num_resolutions, images, batch_size))
+        schedule = (Schedule.weighted(config.blocks, images, batch_size, weights)
+                    if weights else Schedule.sized(config.blocks, images, batch_size))
     save_every = (schedule.total_images if cfg.smoke_test else
                   cfg.save_every or max(batch_size, schedule.total_images // 20))
 
@@ -874,7 +896,9 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
                                    labels[fake_index], num_blocks=num_blocks,
                                    progress=progress, cfg=cfg, generator=torch_rng,
                                    block_decays=ema_decays(schedule, images, batch_size,
-                                                           cfg.ema_decay), targets=targets)
+                                                           cfg.ema_decay,
+                                                           n_blocks=config.num_resolutions),
+                                   targets=targets)
             images += batch_size
             step += 1
             recent.append(losses)
