@@ -126,10 +126,10 @@ def test_fine_tuning_is_refused_with_one_line_for_what_cannot_work(
             model_config=GANSynthConfig.small())
     with pytest.raises(CheckpointError):
         run(notes_folder, tmp_path / "b", init_from=tmp_path / "nowhere")
-    unfinished = tmp_path / "unfinished"
-    run(notes_folder, unfinished, images=40, batch_size=4, minutes=0.0)
-    with pytest.raises(CheckpointError, match="--resume it instead"):
-        run(notes_folder, tmp_path / "c", init_from=unfinished)
+    growing = tmp_path / "growing"
+    run(notes_folder, growing, images=40, batch_size=4, minutes=0.0)  # stops after a step
+    with pytest.raises(CheckpointError, match="still growing.*--resume it instead"):
+        run(notes_folder, tmp_path / "c", init_from=growing)
     # Notes of a pitch the model does not have: a data error, before any training.
     two_pitches = tmp_path / "two_pitches"
     two_pitches.mkdir()
@@ -142,6 +142,16 @@ def test_fine_tuning_is_refused_with_one_line_for_what_cannot_work(
         run(notes_folder, tmp_path / "d", init_from=narrow)
     for name in "abcd":
         assert not (tmp_path / name).exists()  # nothing left behind
+
+
+def test_a_run_stopped_at_its_top_block_can_be_fine_tuned(
+        notes_folder: Path, tmp_path: Path) -> None:
+    # e.g. stopped by --max-minutes after it had grown: it plays its top block already
+    stopped = run(notes_folder, tmp_path / "stopped", images=400, batch_size=4, minutes=0.0,
+                  model_config=GANSynthConfig.small(grown_blocks=1))
+    assert load_model(stopped)[1].training["complete"] is False
+    tuned = run(notes_folder, tmp_path / "tuned", init_from=stopped, images=8, batch_size=4)
+    assert load_model(tuned)[0].config.grown_blocks == 1
 
 
 def test_cli_init_from(notes_folder: Path, base_run: Path, tmp_path: Path,

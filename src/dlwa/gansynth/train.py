@@ -664,9 +664,9 @@ def starting_point(name_or_path: str | os.PathLike[str]) -> StartingPoint:
     from dlwa.gansynth.model import load_model
 
     loaded, checkpoint = load_model(name_or_path)
-    if loaded.progress is not None:
-        raise CheckpointError(f"{checkpoint.path}: an unfinished run (at progress "
-                              f"{loaded.progress:g}); --resume it instead")
+    if loaded.progress is not None and loaded.progress < loaded.config.blocks - 1:
+        raise CheckpointError(f"{checkpoint.path}: a run stopped while still growing (at "
+                              f"progress {loaded.progress:g}); --resume it instead")
     ema = {k: v.clone() for k, v in loaded.generator.state_dict().items()}
     normalizer = {k: v.clone() for k, v in loaded.normalizer.state_dict().items()}
     model = None
