@@ -52,8 +52,8 @@ def register(verbs: Any) -> None:
                        "on a CPU); default all")
     train.add_argument("--init-from", default=None, metavar="MODEL",
                        help="fine-tune a trained model (a name such as all_instruments, or a "
-                       "folder) on this data: its config and pitches, every image at full "
-                       "resolution; a run folder also gives its discriminator")
+                       "folder) on this data: its config, pitches and normaliser, every "
+                       "image at its top block; a run folder also gives its discriminator")
     train.add_argument("--save-every", type=int, default=None,
                        help="images between saves and previews (default: 20 per run)")
     add_training_options(train, steps=None, batch_size=8, state_file="train_state.pt",

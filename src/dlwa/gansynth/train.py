@@ -703,9 +703,10 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
             (``GANSynthConfig.harmonic_map``); a given or resumed config keeps its own.
         init_from: Fine-tune: start from this trained model (a checkpoint name such as
             ``all_instruments``, or a checkpoint or run folder) with its config, pitches and
-            normaliser, and train every image at full resolution (``cfg.schedule`` does not
-            apply). A run folder's ``train_state.pt`` also gives the discriminator and the
-            generator's raw weights; a bare checkpoint starts a new discriminator.
+            normaliser, and train every image at its top block (``config.blocks``;
+            ``cfg.schedule`` does not apply). A run folder's ``train_state.pt`` also gives
+            the discriminator and the generator's raw weights; a bare checkpoint starts a new
+            discriminator.
         grown_blocks: Sets ``GANSynthConfig.grown_blocks`` of a preset's or ``init_from``'s
             config (0: all blocks); ``None`` keeps the config's own.
         log: Called with each progress line.
