@@ -422,6 +422,11 @@ MUTATIONS = [
     m("gansynth grown blocks: GANSpace offers the blocks it does not play",
       "gansynth/ganspace.py", "for b in range(1, config.blocks + 1) for i in (0, 1)]",
       "for b in range(1, config.num_resolutions + 1) for i in (0, 1)]", GS_BLOCKS),
+    m("gansynth pitch sampling: uniform draws as the data do", "gansynth/train.py",
+      '    if sampling == "uniform":\n', "    if False:\n", GS_FINETUNE),
+    m("gansynth --learning-rate: not passed on", "gansynth/cli.py",
+      "                                   learning_rate=args.learning_rate,\n",
+      "                                   learning_rate=8e-4,\n", GS_FINETUNE),
 ]
 
 

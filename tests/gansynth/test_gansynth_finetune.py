@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -20,6 +21,7 @@ from dlwa.gansynth.train import (
     DataOptions,
     Schedule,
     TrainConfig,
+    draw_fake_labels,
     starting_point,
     train,
 )
@@ -167,3 +169,31 @@ def test_cli_init_from(notes_folder: Path, base_run: Path, tmp_path: Path,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "missing" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_uniform_pitch_sampling_asks_for_rare_pitches_as_often_as_common_ones() -> None:
+    labels = torch.tensor([0] * 90 + [2] * 10)  # class 1: no notes in the data
+    rng = np.random.default_rng(0)
+    data = draw_fake_labels(labels, rng, 4000, "data")
+    uniform = draw_fake_labels(labels, rng, 4000, "uniform")
+    assert set(data.tolist()) == set(uniform.tolist()) == {0, 2}
+    assert (data == 2).float().mean() == pytest.approx(0.1, abs=0.02)
+    assert (uniform == 2).float().mean() == pytest.approx(0.5, abs=0.03)
+    with pytest.raises(ValueError, match="data, uniform"):
+        draw_fake_labels(labels, rng, 4, "even")
+
+
+def test_cli_learning_rate_and_pitch_sampling_reach_the_run(
+        notes_folder: Path, base_run: Path, tmp_path: Path) -> None:
+    args = ["train", "gansynth", str(notes_folder), "--chop", "none", "--images", "8",
+            "--batch-size", "4", "--init-from", str(base_run), "--pitch-sampling", "uniform"]
+    assert cli.main([*args, "--out", str(tmp_path / "still"), "--learning-rate", "0"]) == 0
+    assert cli.main([*args, "--out", str(tmp_path / "moved")]) == 0
+    state = torch.load(tmp_path / "still" / STATE_FILE, weights_only=False)
+    assert state["train"]["pitch_sampling"] == "uniform"
+    assert state["train"]["learning_rate"] == 0.0
+    base = torch.load(base_run / STATE_FILE, weights_only=False)["model"]
+    # A rate of 0 leaves the networks where they started; the default moves them.
+    assert distance(state["model"], base) == 0.0
+    moved = torch.load(tmp_path / "moved" / STATE_FILE, weights_only=False)["model"]
+    assert distance(moved, base) > 0.0

@@ -12,6 +12,7 @@ from dlwa.training.options import add_training_options
 DEFAULT_MODEL = "all_instruments"
 PRESETS = ("small", "full")
 SCHEDULES = ("magenta", "cpu")  # dlwa.gansynth.train.SCHEDULES
+PITCH_SAMPLINGS = ("data", "uniform")  # dlwa.gansynth.train.PITCH_SAMPLINGS
 PRECISIONS = ("float32", "bfloat16")  # dlwa.gansynth.model.PRECISIONS  # dlwa.gansynth.train.PRESETS, without importing torch
 CHOPS = ("fixed", "onsets", "none")  # dlwa.gansynth.data.CHOPS
 
@@ -46,6 +47,12 @@ def register(verbs: Any) -> None:
     train.add_argument("--harmonic-loss", type=float, default=0.0, metavar="WEIGHT",
                        help="also pull the generated notes' energy and instantaneous "
                        "frequency to the asked-for pitch's harmonics (default 0, as Magenta)")
+    train.add_argument("--learning-rate", type=float, default=8e-4,
+                       help="Adam's rate for both networks (default 8e-4, as Magenta; lower "
+                       "it to fine-tune)")
+    train.add_argument("--pitch-sampling", choices=PITCH_SAMPLINGS, default="data",
+                       help="pitches of the generated notes: as often as in the data (Magenta) "
+                       "or uniform over the data's pitches (for sets with few low notes)")
     train.add_argument("--blocks", type=int, default=None, metavar="N",
                        help="grow the generator to N blocks only and play its image upscaled "
                        "to the full spectrogram (not in Magenta: the top blocks cost the most "
@@ -99,7 +106,9 @@ def _train(args: argparse.Namespace) -> int:
                                    force=args.force, logdir=args.logdir,
                                    schedule=args.schedule,
                                    classifier_warmup=args.classifier_warmup,
-                                   harmonic_loss_weight=args.harmonic_loss),
+                                   harmonic_loss_weight=args.harmonic_loss,
+                                   learning_rate=args.learning_rate,
+                                   pitch_sampling=args.pitch_sampling),
           data=DataOptions(label=label, chop=args.chop, hop_length=args.hop_length,
                            tracker=args.tracker, strict=not args.skip_bad_notes,
                            instrument_sources=(tuple(args.instrument_sources)

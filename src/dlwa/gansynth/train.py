@@ -145,6 +145,8 @@ class TrainConfig:
             something from its first step (Magenta: 0).
         harmonic_loss_weight: weight of :func:`harmonic_loss` in the generator's loss
             (Magenta: 0; it learns its pitches through the classifier alone).
+        pitch_sampling: the generated notes' pitches, ``"data"`` (as the real notes'; Magenta)
+            or ``"uniform"`` (:func:`draw_fake_labels`).
         progress_bar: show a tqdm bar with the ETA on stderr.
         force: replace the model or run in the output folder.
         logdir: TensorBoard folder (default ``<out>/logs``).
@@ -172,6 +174,7 @@ class TrainConfig:
     schedule: str = "magenta"
     classifier_warmup: int = 0
     harmonic_loss_weight: float = 0.0
+    pitch_sampling: str = "data"
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,7 @@ CPU_START_BLOCKS = 4
 CPU_START_WEIGHT = 80.0
 CPU_GROWTH_WEIGHTS = ((4.0, 8.0), (2.4, 1.6), (0.8, 0.4))  # (transition, stable) per block
 SCHEDULES: tuple[str, ...] = ("magenta", "cpu")
+PITCH_SAMPLINGS: tuple[str, ...] = ("data", "uniform")
 
 
 def cpu_phase_weights(num_resolutions: int) -> list[float]:
@@ -577,6 +581,25 @@ def warm_up_classifier(model: GANSynth, opt_d: torch.optim.Optimizer, specgrams:
     return float(loss.detach())
 
 
+def draw_fake_labels(labels: torch.Tensor, rng: np.random.Generator, batch_size: int,
+                     sampling: str) -> torch.Tensor:
+    """Pitch classes for a batch of generated notes.
+
+    ``"data"`` (Magenta): as often as the real notes have them, so a pitch with few notes
+    (the low bass notes of instrument sets) is rarely asked for. ``"uniform"``: every pitch
+    the data has, equally often.
+    """
+    if sampling not in PITCH_SAMPLINGS:
+        raise ValueError(f"pitch sampling must be one of {', '.join(PITCH_SAMPLINGS)}, "
+                         f"got {sampling!r}")
+    if sampling == "uniform":
+        classes = torch.unique(labels)
+        return classes[torch.from_numpy(rng.integers(0, len(classes), size=batch_size)).to(
+            labels.device)]
+    return labels[torch.from_numpy(rng.integers(0, len(labels), size=batch_size)).to(
+        labels.device)]
+
+
 # -- the saved model ---------------------------------------------------------------------
 
 
@@ -891,10 +914,9 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
         while images < schedule.total_images:
             num_blocks, progress = schedule.at(images)
             index = torch.from_numpy(rng.integers(0, len(specgrams), size=batch_size)).to(device)
-            fake_index = torch.from_numpy(
-                rng.integers(0, len(specgrams), size=batch_size)).to(device)
+            fake_labels = draw_fake_labels(labels, rng, batch_size, cfg.pitch_sampling)
             losses = training_step(model, ema, opt_g, opt_d, specgrams[index], labels[index],
-                                   labels[fake_index], num_blocks=num_blocks,
+                                   fake_labels, num_blocks=num_blocks,
                                    progress=progress, cfg=cfg, generator=torch_rng,
                                    block_decays=ema_decays(schedule, images, batch_size,
                                                            cfg.ema_decay,
