@@ -25,13 +25,6 @@ from dlwa.gansynth.evaluate import CENTS_TOLERANCE, median_f0_cents
 
 pytestmark = pytest.mark.pd
 
-# The shipped all_instruments is an unfinished CPU training whose notes are not yet at the
-# pitch asked for (docs/gansynth.md, "The shipped model"). Strict: once a trained model
-# ships, these pass, the run reports XPASS as a failure, and the marker must go.
-UNPITCHED_MODEL = pytest.mark.xfail(
-    reason="shipped all_instruments does not make notes of the requested pitch yet",
-    strict=True)
-
 PD_SR = 48000  # pd_runner's default -r
 SEED = 1  # the object's seed for randomize_z and hallucinate in every patch run here
 MODEL = "all_instruments"
@@ -112,12 +105,22 @@ def test_gansynth_patch_loads_and_synthesizes_into_its_arrays(single, config):
     assert replies["demo"] == demo, run.output
 
 
-@UNPITCHED_MODEL
-def test_gansynth_patch_notes_have_the_pitch_of_the_box_and_the_key(single):
+def test_gansynth_patch_notes_have_the_pitch_of_the_key(single):
     _, _, out, _ = single
-    assert_pitch(read(out / "box48.wav"), 48)
     assert_pitch(read(out / "key64.wav"), 64)
     assert_pitch(read(out / "after60.wav"), 60)
+
+
+# The shipped model misses MIDI 48 (C3): `dlwa eval gansynth` measured 0 of 4 notes within
+# 50 cents, two an octave high (docs/gansynth.md, "The shipped model"); this patch's note
+# is 1,185 cents high. The box's pitch reaches the model either way (the test above of the
+# model's own notes). Strict: a model that plays C3 in tune makes this XPASS, a failure
+# that says to drop the marker.
+@pytest.mark.xfail(reason="the shipped all_instruments plays MIDI 48 an octave high",
+                   strict=True)
+def test_gansynth_patch_note_has_the_pitch_of_the_box(single):
+    _, _, out, _ = single
+    assert_pitch(read(out / "box48.wav"), 48)
 
 
 def test_gansynth_patch_notes_are_the_models_notes_for_its_z_and_pitch(single, config):
@@ -207,7 +210,6 @@ def test_multi_patch_synthesizes_four_pitches_in_one_batch(multi, config):
             np.testing.assert_allclose(other, note, atol=1e-3 * np.abs(note).max())
 
 
-@UNPITCHED_MODEL
 def test_multi_patch_notes_have_their_pitches(multi):
     _, _, out = multi
     for k, pitch in enumerate(MULTI_PITCHES, 1):
@@ -280,7 +282,6 @@ def test_hallucination_reports_the_true_sample_count(hallucination, config):
         assert np.abs(audio).max() > 1e-3
 
 
-@UNPITCHED_MODEL
 def test_hallucination_has_the_pitch_asked_for(hallucination):
     _, _, out, _ = hallucination
     assert_pitch(read(out / "default.wav"), HALLU_PITCH)
