@@ -801,8 +801,9 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     log(notes.summary())
     missing = sorted(set(config.pitches) - set(notes.pitches))
     if missing:
-        log(f"warning: no notes of pitch {', '.join(map(str, missing))}: the model will not "
-            "learn them")
+        what = ("is not trained on them here (what it knew of them may drift)" if start is not None
+                else "will not learn them")
+        log(f"warning: no notes of pitch {', '.join(map(str, missing))}: the model {what}")
 
     torch.manual_seed(cfg.seed)
     model = GANSynth(config)
