@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,6 @@ import pytest
 import torch
 
 from dlwa import cli
-from dlwa.audio import harmonic_tone, midi_to_hz, save_audio
 from dlwa.checkpoints import CheckpointError
 from dlwa.gansynth.data import DataError
 from dlwa.gansynth.model import GANSynth, GANSynthConfig, load_model
@@ -26,8 +26,6 @@ from dlwa.gansynth.train import (
     train,
 )
 
-SR = 16000
-PITCHES = (60, 62, 64)
 FITTED = GANSynthConfig.small(data_normalizer="specgrams_simple_normalizer")  # fit on the data
 
 
@@ -48,15 +46,10 @@ def base_run(notes_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 @pytest.fixture(scope="module")
-def new_sounds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def new_sounds(tmp_path_factory: pytest.TempPathFactory, tones: Callable[..., Path]) -> Path:
     """The user's own sounds: pure sines of the base run's pitches (other statistics)."""
-    folder = tmp_path_factory.mktemp("sines")
-    for pitch in PITCHES:
-        for i in range(3):
-            tone = harmonic_tone(float(midi_to_hz(pitch)), duration_s=0.002 * (i + 1),
-                                 sample_rate=SR, n_harmonics=1, amplitude=0.9)
-            save_audio(folder / f"sine{i}_{pitch}.wav", tone, sample_rate=SR)
-    return folder
+    return tones(tmp_path_factory.mktemp("sines"), "sine", seconds=0.002, n_harmonics=1,
+                 amplitude=0.9)
 
 
 def distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
