@@ -60,6 +60,8 @@ def test_grown_blocks_is_checked_and_old_configs_play_every_block(
         GANSynthConfig.from_dict({**saved, "grown_blocks": 4})
     with pytest.raises(ValueError, match="grown_blocks must be at most num_resolutions"):
         run(notes_folder, tmp_path / "m", model_config=None, grown_blocks=4)
+    with pytest.raises(ValueError, match="grown_blocks must be an integer from 0 to 10"):
+        run(notes_folder, tmp_path / "m", model_config=None, grown_blocks=-1)
     assert not (tmp_path / "m").exists()
 
 

@@ -633,17 +633,6 @@ def preview_audio(model: GANSynth, ema: torch.nn.Module, z: torch.Tensor,
 # -- fine-tuning -------------------------------------------------------------------------
 
 
-def checked_config(config: GANSynthConfig) -> GANSynthConfig:
-    """``config`` if its fields hold together.
-
-    Raises:
-        ValueError: the first broken rule (e.g. ``grown_blocks`` above ``num_resolutions``).
-    """
-    for name, expected, value in config.cross_checks():
-        raise ValueError(f"{name} must be {expected}, got {value}")
-    return config
-
-
 @dataclass
 class StartingPoint:
     """A trained model to fine-tune from (:func:`starting_point`).
@@ -730,8 +719,9 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
             ``cfg.schedule`` does not apply). A run folder's ``train_state.pt`` also gives
             the discriminator and the generator's raw weights; a bare checkpoint starts a new
             discriminator.
-        grown_blocks: Sets ``GANSynthConfig.grown_blocks`` of a preset's or ``init_from``'s
-            config (0: all blocks); ``None`` keeps the config's own.
+        grown_blocks: Sets ``GANSynthConfig.grown_blocks`` of a new run's config (a
+            preset's, a given one's or ``init_from``'s; 0: all blocks); ``None`` keeps the
+            config's own.
         log: Called with each progress line.
 
     Returns:
@@ -740,7 +730,8 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     Raises:
         OutputFolderError: ``out_dir`` cannot be used (nothing is written then).
         DataError: the folder's problems, one line each.
-        CheckpointError: ``init_from`` is not a GANSynth model.
+        CheckpointError: ``init_from`` is not a GANSynth model, or ``grown_blocks`` is not
+            one its config can have.
         ValueError: ``init_from`` with ``resume`` or a ``model_config``.
     """
     cfg = train_config or TrainConfig()
@@ -753,8 +744,6 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
                              "out --resume and --config")
         start = starting_point(init_from)
         model_config = start.config
-        if grown_blocks is not None:
-            model_config = checked_config(replace(model_config, grown_blocks=grown_blocks))
     out = check_output(out_dir, kind=KIND, state_file=STATE_FILE, resume=resume,
                        force=cfg.force)
     if cfg.n_threads is not None:
@@ -780,8 +769,9 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     fixed_pitches = isinstance(model_config, GANSynthConfig)
     if model_config is None or isinstance(model_config, str):
         model_config = replace(preset(model_config or "small"), harmonic_map=harmonic_map)
-        if grown_blocks is not None:
-            model_config = checked_config(replace(model_config, grown_blocks=grown_blocks))
+    if grown_blocks is not None and state is None:  # checked as a saved config is
+        model_config = GANSynthConfig.from_dict({**model_config.to_dict(),
+                                                 "grown_blocks": grown_blocks})
 
     def data_progress(stage: str, done: int, total: int) -> None:
         if done == total:
@@ -867,9 +857,10 @@ def train(data_folder: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
                             generator=torch.Generator().manual_seed(PREVIEW_SEED))
     training_info = {"data": os.fspath(data_folder), "n_notes": len(notes),
                      "batch_size": batch_size, "total_images": schedule.total_images}
-    if start is not None or (state is not None and "init_from" in state["train"]):
-        training_info["init_from"] = (os.fspath(start.path) if start is not None
-                                      else state["train"]["init_from"])
+    init_record = (os.fspath(start.path) if start is not None else
+                   state["train"].get("init_from") if state is not None else None)
+    if init_record is not None:  # a fine-tuning run, new or resumed
+        training_info["init_from"] = init_record
     train_record = {**asdict(cfg), "images": schedule.total_images, "batch_size": batch_size}
     if "init_from" in training_info:
         train_record["init_from"] = training_info["init_from"]
