@@ -427,6 +427,12 @@ MUTATIONS = [
     m("gansynth --learning-rate: not passed on", "gansynth/cli.py",
       "                                   learning_rate=args.learning_rate,\n",
       "                                   learning_rate=8e-4,\n", GS_FINETUNE),
+    m("gansynth harmonic loss: partial frequency as a plain time mean", "gansynth/train.py",
+      "    weights = torch.exp(PARTIAL_WEIGHT_SHARPNESS * images[:, 0].detach().float())\n",
+      "    weights = torch.ones_like(images[:, 0].float())\n", GS_HARMONIC),
+    m("gansynth harmonic loss: weights differentiated", "gansynth/train.py",
+      "    weights = torch.exp(PARTIAL_WEIGHT_SHARPNESS * images[:, 0].detach().float())\n",
+      "    weights = torch.exp(PARTIAL_WEIGHT_SHARPNESS * images[:, 0].float())\n", GS_HARMONIC),
 ]
 
 

@@ -20,6 +20,7 @@ from dlwa.gansynth.train import (
     TrainConfig,
     harmonic_loss,
     harmonic_targets,
+    partial_frequency,
     preset,
     training_step,
 )
@@ -28,17 +29,20 @@ SR = 16000
 PITCHES = (48, 60, 72)
 
 
+def tone(pitch: float, amplitude: float) -> torch.Tensor:
+    """A 4-s harmonic tone at a (fractional) MIDI pitch, harmonics up to Nyquist."""
+    return torch.from_numpy(harmonic_tone(
+        float(midi_to_hz(pitch)), duration_s=4.0, sample_rate=SR, amplitude=amplitude,
+        n_harmonics=int(SR / 2 / midi_to_hz(round(pitch))) - 1)).float()
+
+
 @pytest.fixture(scope="module")
 def tones() -> tuple[GANSynth, torch.Tensor, torch.Tensor]:
     """The small preset (Magenta's mel bands, 128 × 1024) and normalised spectrograms of
     harmonic tones at PITCHES, two levels each, with their pitch classes."""
     config = replace(preset("small"), pitches=PITCHES)
     model = GANSynth(config)
-    audio = torch.stack([
-        torch.from_numpy(harmonic_tone(float(midi_to_hz(p)), duration_s=4.0, sample_rate=SR,
-                                       amplitude=a,
-                                       n_harmonics=int(SR / 2 / midi_to_hz(p)) - 1)).float()
-        for a in (0.5, 0.1) for p in PITCHES])
+    audio = torch.stack([tone(p, a) for a in (0.5, 0.1) for p in PITCHES])
     specgrams = config.transform().audio_to_specgram(audio)
     model.normalizer.fit(specgrams)
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
@@ -80,6 +84,37 @@ def test_the_loss_prefers_the_asked_for_pitch_and_its_instantaneous_frequency(to
     shifted = specgrams.clone()
     shifted[:, 1] += 0.3
     assert harmonic_loss(shifted, right, targets) > harmonic_loss(specgrams, right, targets) + 0.2
+
+
+def test_the_loss_hears_a_quarter_tone_off(tones) -> None:
+    """The magnitude term cannot tell 25 cents (the same bins); the partials' instantaneous
+    frequency can, at every resolution."""
+    model, specgrams, labels = tones
+    targets = harmonic_targets(model.config, specgrams, labels)
+    right = F.one_hot(labels[:3], 3).float()
+    detuned = torch.stack([tone(p + 0.25, 0.5) for p in PITCHES])
+    detuned = model.normalizer.normalize(model.config.transform().audio_to_specgram(detuned))
+    for factor in (1, 2, 8):
+        in_tune = harmonic_loss(downscale(specgrams[:3], factor), right, targets)
+        assert harmonic_loss(downscale(detuned, factor), right, targets) > in_tune + 0.3
+
+
+def test_partial_frequency_is_that_of_the_loud_frames(tones) -> None:
+    _, specgrams, _ = tones
+    sounding = specgrams[:3]
+    half = sounding.shape[2] // 2
+    tail_silent = sounding.clone()
+    tail_silent[:, 0, half:] = -1.0  # silence, whose phase is noise
+    tail_silent[:, 1, half:] = torch.rand_like(tail_silent[:, 1, half:]) * 2 - 1
+    loud = sounding[:, 0].mean(1) > 0  # bins where the tones have their partials
+    moved = (partial_frequency(tail_silent) - partial_frequency(sounding)).abs()[loud]
+    plain = (tail_silent[:, 1].mean(1) - sounding[:, 1].mean(1)).abs()[loud]
+    assert float(moved.mean()) < 0.02
+    assert float(plain.mean()) > 0.1
+    # The loss moves the partials' frequency, never their loudness.
+    images = sounding.clone().requires_grad_(True)
+    partial_frequency(images).sum().backward()
+    assert float(images.grad[:, 0].abs().max()) == 0.0 < float(images.grad[:, 1].abs().max())
 
 
 def test_the_generator_reads_the_map_and_does_not_save_it() -> None:

@@ -382,10 +382,30 @@ def blend_real(images: torch.Tensor, num_blocks: int, progress: float) -> torch.
 # -- the harmonic loss --------------------------------------------------------------------
 
 
+# How sharply partial_frequency weights a note's loud frames: e^(2 · 4) between the loudest
+# and the quietest of a normalised log magnitude in [-1, 1].
+PARTIAL_WEIGHT_SHARPNESS = 4.0
+
+
+def partial_frequency(images: torch.Tensor) -> torch.Tensor:
+    """Each frequency bin's instantaneous frequency averaged over time, weighted by the
+    bin's loudness in each frame: normalised ``[batch, 2, time, width]`` → ``[batch, width]``.
+
+    A steady partial has one instantaneous frequency, set by its frequency (within
+    ``sample_rate / hop``), so in tune notes of one pitch share these values at its
+    harmonics whatever the instrument. A plain time average would mostly measure the
+    frames where the bin is silent, whose phase is noise. The weights are not
+    differentiated: the loss moves the frequency, not the loudness.
+    """
+    weights = torch.exp(PARTIAL_WEIGHT_SHARPNESS * images[:, 0].detach().float())
+    weighted = (images[:, 1].float() * weights).sum(1) / weights.sum(1)
+    return weighted.to(images.dtype)
+
+
 @dataclass(frozen=True)
 class HarmonicTargets:
     """Per frequency width (each resolution's): the pitches' harmonic maps and the real
-    notes' mean instantaneous frequency, both ``[n_pitches, width]``."""
+    notes' :func:`partial_frequency`, both ``[n_pitches, width]``."""
 
     maps: dict[int, torch.Tensor]
     if_profiles: dict[int, torch.Tensor]
@@ -406,7 +426,7 @@ def harmonic_targets(config: GANSynthConfig, specgrams: torch.Tensor, labels: to
         sums = torch.zeros(config.n_pitches, width, device=specgrams.device)
         counts = torch.zeros(config.n_pitches, device=specgrams.device)
         for i in range(0, len(specgrams), 64):
-            mean_if = downscale(specgrams[i:i + 64], factor)[:, 1].mean(1)  # [n, width]
+            mean_if = partial_frequency(downscale(specgrams[i:i + 64], factor))  # [n, width]
             sums.index_add_(0, labels[i:i + 64], mean_if)
             counts.index_add_(0, labels[i:i + 64], torch.ones(len(mean_if),
                                                                device=specgrams.device))
@@ -421,7 +441,7 @@ def harmonic_loss(images: torch.Tensor, one_hot: torch.Tensor, targets: Harmonic
     Two terms over the frequency bins that :func:`harmonic_maps` marks for the pitch (the
     notes' time average): minus the contrast of the normalised log magnitude there against
     the other bins (real notes: about 0.12 with their own pitch, 0 with another), plus the
-    mean distance of the instantaneous frequency there from the real notes' of that pitch
+    mean distance of the :func:`partial_frequency` there from the real notes' of that pitch
     (it sets where in its band a partial lies, so the pitch to within cents; it does not
     depend on the instrument). The generator learns its pitches from this directly; the
     discriminator's classifier also reads timbre, which goes with pitch range in
@@ -440,7 +460,7 @@ def harmonic_loss(images: torch.Tensor, one_hot: torch.Tensor, targets: Harmonic
     inside = (profile * where).sum(-1) / marked
     outside = (profile * (1 - where)).sum(-1) / (1 - where).sum(-1).clamp(min=1e-6)
     target_if = one_hot.to(dtype) @ targets.if_profiles[width].to(dtype)
-    if_error = (images[:, 1] - target_if[:, None, :]).abs().mean(1)
+    if_error = (partial_frequency(images) - target_if).abs()
     return (outside - inside + (if_error * where).sum(-1) / marked).mean()
 
 
