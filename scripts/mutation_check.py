@@ -433,6 +433,9 @@ MUTATIONS = [
     m("gansynth harmonic loss: weights differentiated", "gansynth/train.py",
       "    weights = torch.exp(PARTIAL_WEIGHT_SHARPNESS * images[:, 0].detach().float())\n",
       "    weights = torch.exp(PARTIAL_WEIGHT_SHARPNESS * images[:, 0].float())\n", GS_HARMONIC),
+    m("gansynth bench: multiply-adds without the phases' border", "benchmarks/gansynth.py",
+      "                border = (1 - half) // 2 - (-half) // 2\n", "                border = 0\n",
+      ("tests/gansynth/test_gansynth_arithmetic.py",)),
 ]
 
 

@@ -62,6 +62,72 @@ def notes() -> list[Measurement]:
     return results
 
 
+def generator_multiply_adds(config: object) -> tuple[float, float]:
+    """Multiply-adds of the generator's convolutions for one note, fully grown:
+    ``(as plain convolutions, as dlwa computes them)``.
+
+    Magenta convolves each block's 2× upscaled image; dlwa computes that first convolution
+    as four ``(k//2 + 1)²`` kernels over the small image, padded by a pixel
+    (``EqualizedConv2d.after_upscale``): about 4/9 of the plain count for 3 × 3 kernels.
+    Only the top block's ``to_rgb`` runs.
+    """
+    from dlwa.gansynth.model import Generator
+
+    generator = Generator(config)  # type: ignore[arg-type]
+    height, width = config.start_height, config.start_width  # type: ignore[attr-defined]
+    plain = ours = 0.0
+    for index, block in enumerate(generator.blocks[:config.blocks]):  # type: ignore[attr-defined]
+        if index > 0:
+            height, width = 2 * height, 2 * width
+        for name, conv in (("conv0", block.conv0), ("conv1", block.conv1)):
+            out_ch, in_ch, kh, kw = conv.weight.shape
+            count = float(height * width * out_ch * in_ch * kh * kw)
+            plain += count
+            if name == "conv0" and index > 0 and kh == kw and kh % 2:  # four phases
+                half = kh // 2
+                border = (1 - half) // 2 - (-half) // 2
+                count = float((height // 2 + border) * (width // 2 + border) * 4 * out_ch
+                              * in_ch * (half + 1) ** 2)
+            ours += count
+    rgb = generator.blocks[config.blocks - 1].to_rgb.weight  # type: ignore[attr-defined]
+    plain += height * width * rgb.numel()
+    ours += height * width * rgb.numel()
+    return plain, ours
+
+
+@benchmark("gansynth")
+def arithmetic() -> list[Measurement]:
+    """What a note costs in multiply-adds, and how many this CPU does per second: a large
+    matrix product (``torch.mm``, 2048², default threads), float32 and bfloat16."""
+    import torch
+
+    from dlwa.gansynth.model import GANSynthConfig, load_model
+
+    results = []
+    default, checkpoint = load_model("all_instruments")
+    for name, config in ((f"default ({checkpoint.name})", default.config),
+                         ("Magenta all_instruments architecture", GANSynthConfig())):
+        plain, ours = generator_multiply_adds(config)
+        results.append(Measurement(f"{name}: generator multiply-adds per note", ours / 1e9,
+                                   "G", f"as dlwa computes them; {plain / 1e9:.2f} G as plain "
+                                   "convolutions (Magenta)"))
+    size = 2048
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        torch.mm(a, b)  # warm-up
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            torch.mm(a, b)
+            times.append(time.perf_counter() - start)
+        rate = size ** 3 / statistics.median(times) / 1e9
+        results.append(Measurement(f"CPU matrix product, {str(dtype).removeprefix('torch.')}",
+                                   rate, "G multiply-adds per s",
+                                   f"torch.mm {size} × {size}, {torch.get_num_threads()} "
+                                   "threads, median of 5"))
+    return results
+
+
 @benchmark("gansynth")
 def ganspace_pca() -> list[Measurement]:
     """GANSpace: recording ``conv0`` and fitting the incremental PCA, per 1,000 latents."""
