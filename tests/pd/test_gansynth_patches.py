@@ -105,22 +105,11 @@ def test_gansynth_patch_loads_and_synthesizes_into_its_arrays(single, config):
     assert replies["demo"] == demo, run.output
 
 
-def test_gansynth_patch_notes_have_the_pitch_of_the_key(single):
-    _, _, out, _ = single
-    assert_pitch(read(out / "key64.wav"), 64)
-    assert_pitch(read(out / "after60.wav"), 60)
-
-
-# The shipped model misses MIDI 48 (C3): `dlwa eval gansynth` measured 0 of 4 notes within
-# 50 cents, two an octave high (docs/gansynth.md, "The shipped model"); this patch's note
-# is 1,185 cents high. The box's pitch reaches the model either way (the test above of the
-# model's own notes). Strict: a model that plays C3 in tune makes this XPASS, a failure
-# that says to drop the marker.
-@pytest.mark.xfail(reason="the shipped all_instruments plays MIDI 48 an octave high",
-                   strict=True)
-def test_gansynth_patch_note_has_the_pitch_of_the_box(single):
+def test_gansynth_patch_notes_have_the_pitch_of_the_box_and_the_key(single):
     _, _, out, _ = single
     assert_pitch(read(out / "box48.wav"), 48)
+    assert_pitch(read(out / "key64.wav"), 64)
+    assert_pitch(read(out / "after60.wav"), 60)
 
 
 def test_gansynth_patch_notes_are_the_models_notes_for_its_z_and_pitch(single, config):
