@@ -392,7 +392,7 @@ def partial_frequency(images: torch.Tensor) -> torch.Tensor:
     bin's loudness in each frame: normalised ``[batch, 2, time, width]`` → ``[batch, width]``.
 
     A steady partial has one instantaneous frequency, set by its frequency (within
-    ``sample_rate / hop``), so in tune notes of one pitch share these values at its
+    ``sample_rate / hop``), so in-tune notes of one pitch share these values at its
     harmonics whatever the instrument. A plain time average would mostly measure the
     frames where the bin is silent, whose phase is noise. The weights are not
     differentiated: the loss moves the frequency, not the loudness.
