@@ -24,6 +24,13 @@ GENERATE_THREE = ("generate --out srn-a --temp 0.2 --out srn-b --temp 1.5 --out 
                   "--temp Env([0.1\\,2]\\,[0.5]\\,[0]) --dur 0.5")
 
 
+def code_entropy(codes: np.ndarray) -> float:
+    """Entropy in bits of the codes' histogram."""
+    share = np.bincount(codes.astype(np.int64)) / len(codes)
+    share = share[share > 0]
+    return float(-(share * np.log2(share)).sum())
+
+
 def test_samplernn_object_in_pd(tmp_path: Path) -> None:
     pd_runner.build_external()
     model_dir = save_model(tmp_path / "tiny", lively(SMALL, seed=7))
@@ -59,9 +66,11 @@ def test_samplernn_object_in_pd(tmp_path: Path) -> None:
     assert lines[1:4] == ["generated srn-a 16000 8000", "generated srn-b 16000 8000",
                           "generated srn-c 16000 8000"], run.output
     codes = {k: quantize(sf.read(p, dtype="float32")[0], SMALL) for k, p in out.items()}
-    assert len(np.unique(codes["a"])) < len(np.unique(codes["b"]))  # temperature 0.2 < 1.5
+    # Temperature 0.2 < 1.5; then the envelope heats up. Measured as the entropy of the
+    # codes (bits): a count of distinct codes reaches all 256 at either temperature.
+    assert code_entropy(codes["a"]) < code_entropy(codes["b"]) - 0.3
     c = codes["c"]
-    assert len(np.unique(c[:2000])) < len(np.unique(c[-2000:]))  # the envelope heats up
+    assert code_entropy(c[:2000]) < code_entropy(c[-2000:]) - 0.15
     # the seeded run continues the seed as the library does
     assert lines[4] == "generated srn-a 16000 1600", run.output
     model, _ = load_model(model_dir)
