@@ -13,6 +13,14 @@ from dlwa.samplernn.model import SampleRNN, SampleRNNConfig, dequantize, quantiz
 SMALL = SampleRNNConfig(seq_len=128, frame_sizes=(4, 16), dim=24, num_rnn_layers=2)
 
 
+def code_entropy(codes: np.ndarray) -> float:
+    """Entropy in bits of the codes' histogram: how widely a sequence draws. (A count of
+    distinct codes reaches all 256 at low temperatures too, in a few thousand samples.)"""
+    share = np.bincount(np.asarray(codes, dtype=np.int64)) / len(codes)
+    share = share[share > 0]
+    return float(-(share * np.log2(share)).sum())
+
+
 def lively(config: SampleRNNConfig, seed: int = 0) -> SampleRNN:
     torch.manual_seed(seed)
     model = SampleRNN(config)
