@@ -313,3 +313,15 @@ def test_cli_schedule_and_classifier_warmup_reach_the_run(
     assert schedule.at(0) == (3, 2.0)  # the cpu schedule: the small config's top block at once
     lines = [json.loads(x) for x in (out / LOG_FILE).read_text().splitlines()]
     assert lines[0]["num_blocks"] == 3
+
+
+def test_the_cli_offers_the_choices_the_library_takes() -> None:
+    """``dlwa.gansynth.cli`` copies the choices so that ``--help`` needs no torch."""
+    from dlwa.gansynth import cli as gansynth_cli
+    from dlwa.gansynth import data, model, train
+
+    assert gansynth_cli.PRESETS == train.PRESETS
+    assert gansynth_cli.SCHEDULES == train.SCHEDULES
+    assert gansynth_cli.PITCH_SAMPLINGS == train.PITCH_SAMPLINGS
+    assert gansynth_cli.PRECISIONS == model.PRECISIONS
+    assert gansynth_cli.CHOPS == data.CHOPS

@@ -10,10 +10,11 @@ from typing import Any
 from dlwa.training.options import add_training_options
 
 DEFAULT_MODEL = "all_instruments"
-PRESETS = ("small", "full")
+# Mirrors of the library's choices, so that --help needs no torch import.
+PRESETS = ("small", "full")  # dlwa.gansynth.train.PRESETS
 SCHEDULES = ("magenta", "cpu")  # dlwa.gansynth.train.SCHEDULES
 PITCH_SAMPLINGS = ("data", "uniform")  # dlwa.gansynth.train.PITCH_SAMPLINGS
-PRECISIONS = ("float32", "bfloat16")  # dlwa.gansynth.model.PRECISIONS  # dlwa.gansynth.train.PRESETS, without importing torch
+PRECISIONS = ("float32", "bfloat16")  # dlwa.gansynth.model.PRECISIONS
 CHOPS = ("fixed", "onsets", "none")  # dlwa.gansynth.data.CHOPS
 
 

@@ -612,12 +612,8 @@ def draw_fake_labels(labels: torch.Tensor, rng: np.random.Generator, batch_size:
     if sampling not in PITCH_SAMPLINGS:
         raise ValueError(f"pitch sampling must be one of {', '.join(PITCH_SAMPLINGS)}, "
                          f"got {sampling!r}")
-    if sampling == "uniform":
-        classes = torch.unique(labels)
-        return classes[torch.from_numpy(rng.integers(0, len(classes), size=batch_size)).to(
-            labels.device)]
-    return labels[torch.from_numpy(rng.integers(0, len(labels), size=batch_size)).to(
-        labels.device)]
+    pool = torch.unique(labels) if sampling == "uniform" else labels
+    return pool[torch.from_numpy(rng.integers(0, len(pool), size=batch_size)).to(pool.device)]
 
 
 # -- the saved model ---------------------------------------------------------------------
