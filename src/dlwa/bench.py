@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib
 import os
 import platform
+import statistics
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,6 +44,18 @@ def benchmark(group: str) -> Callable[[BenchmarkFn], BenchmarkFn]:
         return fn
 
     return register
+
+
+def median_seconds(call: Callable[[], object], runs: int, warm_ups: int = 1) -> float:
+    """Median wall-clock seconds of ``runs`` calls of ``call``, after ``warm_ups`` untimed."""
+    for _ in range(warm_ups):
+        call()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def load_benchmarks() -> dict[str, list[tuple[str, BenchmarkFn]]]:

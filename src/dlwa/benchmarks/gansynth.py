@@ -14,13 +14,13 @@ matrix-product rate, about the most that convolutions computed as such can reach
 
 from __future__ import annotations
 
-import statistics
 import time
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlwa.bench import Measurement, benchmark
+from dlwa.bench import Measurement, benchmark, median_seconds
 
 if TYPE_CHECKING:
     from dlwa.gansynth.model import GANSynthConfig
@@ -36,13 +36,8 @@ def _seconds_per_note(model: object, batch: int) -> float:
     rng = np.random.default_rng(0)
     z = random_z(batch, config.latent_vector_size, rng)
     pitches = [sorted(config.pitches)[len(config.pitches) // 2]] * batch
-    synthesize(model, z, pitches, batch_size=batch)  # warm-up
-    times = []
-    for _ in range(RUNS[batch]):
-        start = time.perf_counter()
-        synthesize(model, z, pitches, batch_size=batch)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) / batch
+    return median_seconds(lambda: synthesize(model, z, pitches, batch_size=batch),
+                          RUNS[batch]) / batch
 
 
 @benchmark("gansynth")
@@ -121,13 +116,7 @@ def arithmetic() -> list[Measurement]:
     size = 2048
     for dtype in (torch.float32, torch.bfloat16):
         a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-        torch.mm(a, b)  # warm-up
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            torch.mm(a, b)
-            times.append(time.perf_counter() - start)
-        rate = size ** 3 / statistics.median(times) / 1e9
+        rate = size ** 3 / median_seconds(partial(torch.mm, a, b), 5) / 1e9
         results.append(Measurement(f"CPU matrix product, {str(dtype).removeprefix('torch.')}",
                                    rate, "G multiply-adds per s",
                                    f"torch.mm {size} × {size}, {torch.get_num_threads()} "
